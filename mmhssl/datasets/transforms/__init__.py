@@ -1,0 +1,4 @@
+from .masking import BlockMaskGenerator
+from .multi_crop import MultiCropWithMasks
+
+__all__ = ['BlockMaskGenerator', 'MultiCropWithMasks']

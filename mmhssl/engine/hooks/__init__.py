@@ -1,0 +1,3 @@
+from .hssl_schedule_hook import HSSLScheduleHook
+
+__all__ = ['HSSLScheduleHook']

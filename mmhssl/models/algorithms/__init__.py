@@ -1,0 +1,3 @@
+from .hssl import HSSLAlgorithm
+
+__all__ = ['HSSLAlgorithm']

@@ -1,0 +1,3 @@
+from .masked_vit import MaskedVisionTransformer
+
+__all__ = ['MaskedVisionTransformer']

@@ -1,0 +1,84 @@
+"""Vision Transformer whose student input can be masked (iBOT-style MIM)."""
+from typing import Optional, Tuple
+
+import torch
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones import VisionTransformer
+from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.registry import MODELS
+from torch import nn
+
+
+@MODELS.register_module()
+class MaskedVisionTransformer(VisionTransformer):
+    """mmpretrain's :class:`VisionTransformer` with a learned mask token and two outputs.
+
+    Masked patches are replaced by ``mask_token`` after the patch embedding and *before* the
+    position embedding is added, as in iBOT. Apart from ``mask_token`` the parameters and their names
+    are those of the plain ``VisionTransformer``, so the trained weights load into it unchanged.
+
+    :meth:`forward_tokens` returns both the last block's tokens before the final norm (fed to an
+    auxiliary head) and after it (the base model's output). :meth:`forward` keeps the plain
+    ``VisionTransformer`` behaviour for feature extraction.
+
+    Args:
+        img_size (int | tuple): Expected input size; must be divisible by ``patch_size``.
+            Defaults to 224.
+        patch_size (int): Patch size. Defaults to 16.
+        **kwargs: Other arguments of :class:`mmpretrain.models.VisionTransformer`.
+    """
+
+    def __init__(self, img_size=224, patch_size: int = 16, **kwargs) -> None:
+        sizes = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        if any(s % patch_size for s in sizes):
+            raise ValueError(
+                f'MaskedVisionTransformer: img_size {img_size} is not divisible by patch_size '
+                f'{patch_size}; choose a crop size that is a multiple of {patch_size}.')
+        if kwargs.get('final_norm') is False:
+            raise ValueError('MaskedVisionTransformer needs final_norm=True: the base output is the '
+                             'normed token sequence.')
+        super().__init__(img_size=img_size, patch_size=patch_size, **kwargs)
+        if self.cls_token is None:
+            raise ValueError('MaskedVisionTransformer needs with_cls_token=True.')
+        self.patch_size = patch_size
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
+            trunc_normal_(self.cls_token, std=0.02)
+
+    def forward_tokens(self,
+                       x: torch.Tensor,
+                       mask: Optional[torch.Tensor] = None
+                       ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
+        """Encode images, optionally masking patches.
+
+        Args:
+            x (torch.Tensor): Images, ``(B, C, H, W)`` with H and W divisible by the patch size.
+            mask (torch.Tensor, optional): Boolean ``(B, h, w)`` or ``(B, h*w)``; True marks a
+                masked patch. Defaults to None (no masking).
+
+        Returns:
+            tuple: ``(pre_norm_tokens, tokens, (h, w))``; the tokens are ``(B, 1 + h*w, C)`` with
+            the class token first.
+        """
+        if x.shape[-2] % self.patch_size or x.shape[-1] % self.patch_size:
+            raise ValueError(f'Input size {tuple(x.shape[-2:])} is not divisible by the patch size '
+                             f'{self.patch_size}.')
+        B = x.shape[0]
+        x, patch_resolution = self.patch_embed(x)
+        if mask is not None:
+            mask = mask.reshape(B, -1, 1)
+            if mask.shape[1] != x.shape[1]:
+                raise ValueError(f'Mask has {mask.shape[1]} entries per image but the input has '
+                                 f'{x.shape[1]} patches ({patch_resolution}).')
+            x = torch.where(mask.bool(), self.mask_token.to(x.dtype), x)
+        x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
+        x = x + resize_pos_embed(self.pos_embed, self.patch_resolution, patch_resolution,
+                                 mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
+        x = self.drop_after_pos(x)
+        x = self.pre_norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x, self.ln1(x), patch_resolution

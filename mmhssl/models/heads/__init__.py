@@ -1,0 +1,3 @@
+from .projector import HSSLProjector, ProjectionMLP, WeightNormLinear
+
+__all__ = ['HSSLProjector', 'ProjectionMLP', 'WeightNormLinear']

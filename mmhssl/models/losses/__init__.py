@@ -1,0 +1,3 @@
+from .ibot_loss import IBOTLoss
+
+__all__ = ['IBOTLoss']

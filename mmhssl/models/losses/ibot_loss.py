@@ -1,0 +1,125 @@
+"""iBOT's self-distillation loss (CLS cross-view + masked patch) with centering, as one module."""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class IBOTLoss(BaseModule):
+    """Cross-entropy between sharpened, centred teacher distributions and student distributions.
+
+    * CLS term: every student view ``v`` learns from every teacher global view ``q != v``; averaged
+      over those pairs. Several student branches (HSSL's base and auxiliary CLS) can share the same
+      teacher targets; the CLS weight ``lambda_cls`` is split evenly among them.
+    * Patch (MIM) term: the student patch tokens of a masked global view learn from the teacher patch
+      tokens of the same, unmasked view, averaged over the masked positions of each image, then over
+      images and views. Images without masked patches contribute 0 but count in the mean.
+    * Centering: the teacher logits are centred by EMAs (``center_momentum``) of their batch means,
+      one for CLS and one for patches, all-reduced across ranks; updated after the loss.
+
+    Args:
+        out_channels (int): Number of CLS prototypes.
+        patch_out_channels (int, optional): Number of patch prototypes. Defaults to
+            ``out_channels``.
+        student_temp (float): Student temperature. Defaults to 0.1.
+        center_momentum (float): Center EMA momentum. Defaults to 0.9.
+        lambda_cls (float): Weight of the CLS term. Defaults to 1.0.
+        lambda_patch (float): Weight of the patch term. Defaults to 1.0.
+        teacher_temp (float): Teacher CLS temperature until a schedule sets it. Defaults to 0.07.
+        teacher_patch_temp (float): Teacher patch temperature until a schedule sets it.
+            Defaults to 0.07.
+    """
+
+    def __init__(self,
+                 out_channels: int,
+                 patch_out_channels: Optional[int] = None,
+                 student_temp: float = 0.1,
+                 center_momentum: float = 0.9,
+                 lambda_cls: float = 1.0,
+                 lambda_patch: float = 1.0,
+                 teacher_temp: float = 0.07,
+                 teacher_patch_temp: float = 0.07) -> None:
+        super().__init__()
+        self.student_temp = student_temp
+        self.center_momentum = center_momentum
+        self.lambda_cls = lambda_cls
+        self.lambda_patch = lambda_patch
+        self.teacher_temp = teacher_temp
+        self.teacher_patch_temp = teacher_patch_temp
+        self.register_buffer('cls_center', torch.zeros(1, out_channels))
+        self.register_buffer('patch_center', torch.zeros(1, 1, patch_out_channels or out_channels))
+
+    @torch.no_grad()
+    def teacher_targets(self, logits: torch.Tensor, center: torch.Tensor,
+                        temp: float) -> torch.Tensor:
+        """Centred, sharpened teacher probabilities (computed in float32)."""
+        return F.softmax((logits.float() - center) / temp, dim=-1)
+
+    def forward(self,
+                student_cls: Dict[str, List[torch.Tensor]],
+                teacher_cls: List[torch.Tensor],
+                student_patch: Optional[List[torch.Tensor]] = None,
+                teacher_patch: Optional[List[torch.Tensor]] = None,
+                masks: Optional[List[torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+        """Compute the losses and update the centers.
+
+        Args:
+            student_cls (dict[str, list[Tensor]]): Per student branch (e.g. ``base``, ``aux``), the
+                CLS logits ``(B, K)`` of every view, global views first.
+            teacher_cls (list[Tensor]): Teacher CLS logits ``(B, K)`` of the global views.
+            student_patch (list[Tensor], optional): Student patch logits ``(B, N, K)`` of the global
+                views. Defaults to None (no MIM term).
+            teacher_patch (list[Tensor], optional): Teacher patch logits of the global views.
+            masks (list[Tensor], optional): Boolean ``(B, N)`` masks of the global views.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls_<branch>`` for each branch and ``loss_mim`` when patches
+            are given; their sum is the training loss.
+        """
+        losses = {}
+        t_cls = [self.teacher_targets(t, self.cls_center, self.teacher_temp) for t in teacher_cls]
+        weight = self.lambda_cls / len(student_cls)
+        for name, views in student_cls.items():
+            total, n_terms = 0., 0
+            for v, s in enumerate(views):
+                log_p = F.log_softmax(s.float() / self.student_temp, dim=-1)
+                for q, t in enumerate(t_cls):
+                    if q == v:
+                        continue
+                    total = total + torch.sum(-t * log_p, dim=-1).mean()
+                    n_terms += 1
+            if n_terms == 0:
+                raise ValueError('IBOTLoss: the CLS term needs at least two views.')
+            losses[f'loss_cls_{name}'] = weight * total / n_terms
+        if student_patch is not None:
+            total = 0.
+            for s, t, m in zip(student_patch, teacher_patch, masks):
+                t_p = self.teacher_targets(t, self.patch_center, self.teacher_patch_temp)
+                ce = torch.sum(-t_p * F.log_softmax(s.float() / self.student_temp, dim=-1), dim=-1)
+                m = m.flatten(1).float()
+                total = total + (torch.sum(ce * m, dim=-1) / m.sum(dim=-1).clamp(min=1.0)).mean()
+            losses['loss_mim'] = self.lambda_patch * total / len(student_patch)
+        self.update_center(teacher_cls, teacher_patch)
+        return losses
+
+    @torch.no_grad()
+    def update_center(self, teacher_cls: List[torch.Tensor],
+                      teacher_patch: Optional[List[torch.Tensor]] = None) -> None:
+        """EMA of the global batch mean of the teacher logits (all-reduced across ranks)."""
+        world_size = get_world_size()
+        cls = torch.cat(teacher_cls).float()
+        batch_center = cls.sum(dim=0, keepdim=True)
+        all_reduce(batch_center)
+        batch_center = batch_center / (cls.shape[0] * world_size)
+        self.cls_center.mul_(self.center_momentum).add_(batch_center * (1 - self.center_momentum))
+        if teacher_patch is not None:
+            patch = torch.cat(teacher_patch).float()
+            patch_center = patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0)
+            all_reduce(patch_center)
+            patch_center = patch_center / (patch.shape[0] * world_size)
+            self.patch_center.mul_(self.center_momentum).add_(
+                patch_center * (1 - self.center_momentum))

@@ -1,0 +1,3 @@
+from .aux_convnext import AuxConvNeXtBlock, AuxConvNeXtHead
+
+__all__ = ['AuxConvNeXtBlock', 'AuxConvNeXtHead']

@@ -1,0 +1,51 @@
+"""Teacher (exponential moving average) utilities."""
+import copy
+from typing import List
+
+import torch
+from torch import nn
+
+
+def make_teacher(student: nn.Module) -> nn.Module:
+    """Return a frozen deep copy of ``student`` to be updated by EMA only.
+
+    Args:
+        student (nn.Module): The module to copy.
+
+    Returns:
+        nn.Module: The copy, in eval mode (no drop-path or dropout), without gradients.
+    """
+    teacher = copy.deepcopy(student)
+    teacher.requires_grad_(False)
+    teacher.eval()
+    return teacher
+
+
+def _float_tensors(module: nn.Module) -> List[torch.Tensor]:
+    tensors = [p.data for p in module.parameters()]
+    tensors += [b for b in module.buffers() if b.is_floating_point()]
+    return tensors
+
+
+@torch.no_grad()
+def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
+    """In-place ``teacher = momentum * teacher + (1 - momentum) * student``.
+
+    All parameters and floating-point buffers are updated with one fused ``foreach`` kernel per dtype
+    and device instead of a Python loop over tensors. Integer buffers (e.g. BN's counters) are copied.
+
+    Args:
+        teacher (nn.Module): The EMA copy, updated in place.
+        student (nn.Module): The trained module; must have the same structure.
+        momentum (float): Weight of the old teacher value, in [0, 1].
+    """
+    t = _float_tensors(teacher)
+    s = _float_tensors(student)
+    if len(t) != len(s):
+        raise ValueError(f'Teacher and student differ in structure: {len(t)} vs {len(s)} tensors.')
+    if momentum < 1.0:
+        torch._foreach_lerp_(t, [x.detach().to(y.dtype) for x, y in zip(s, t)], 1.0 - momentum)
+    for tb, sb in zip(teacher.buffers(), student.buffers()):
+        if not tb.is_floating_point():
+            tb.copy_(sb)
+

@@ -22,9 +22,8 @@ class UntrustedCheckpointError(RuntimeError):
 
 
 def _allowed_globals() -> list:
-    from mmengine.logging.history_buffer import HistoryBuffer
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-               np.core.multiarray.scalar]
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    allowed = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
     # numpy >= 1.25 pickles dtypes as instances of per-type classes (np.dtypes.Float64DType, ...).
     allowed += [type(np.dtype(t)) for t in np.sctypeDict.values()]
     allowed += [getattr(np, name) for name in ('float64', 'float32', 'int64', 'int32', 'bool_')]
@@ -64,7 +63,8 @@ def load_checkpoint_file(filename: str,
         return torch.load(filename, map_location=map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(_allowed_globals()):
-            return torch.load(filename, map_location=map_location, weights_only=True)
+            return _restore_history(torch.load(filename, map_location=map_location,
+                                               weights_only=True))
     except Exception as e:  # torch raises UnpicklingError, or RuntimeError for bad archives
         msg = str(e)
         if 'Weights only load failed' in msg or 'Unsupported global' in msg:
@@ -77,6 +77,43 @@ def load_checkpoint_file(filename: str,
                 f'If you trust its source, set {TRUST_ENV}=1 and load it again.') from None
         raise RuntimeError(f'Could not read checkpoint {filename!r}: the file is truncated or is '
                            f'not a PyTorch checkpoint ({type(e).__name__}: {msg.splitlines()[0] if msg else ""}).') from e
+
+
+_HISTORY_TAG = '__history_buffer__'
+
+
+def _plain_history(checkpoint: Any) -> Any:
+    """Replace mmengine's ``HistoryBuffer`` log objects by plain dicts of arrays.
+
+    A pickled ``HistoryBuffer`` drags in bound methods (``getattr``), which no safe unpickler can
+    allow; arrays and ints can. :func:`load_checkpoint_file` turns them back into buffers.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    hub = checkpoint.get('message_hub') if isinstance(checkpoint, dict) else None
+    if not isinstance(hub, dict) or not isinstance(hub.get('log_scalars'), dict):
+        return checkpoint
+    scalars = type(hub['log_scalars'])()
+    for key, buf in hub['log_scalars'].items():
+        if isinstance(buf, HistoryBuffer):
+            log, count = buf.data
+            buf = {_HISTORY_TAG: True, 'log_history': np.asarray(log),
+                   'count_history': np.asarray(count), 'max_length': int(buf.max_length)}
+        scalars[key] = buf
+    checkpoint = dict(checkpoint)
+    checkpoint['message_hub'] = dict(hub, log_scalars=scalars)
+    return checkpoint
+
+
+def _restore_history(checkpoint: Any) -> Any:
+    hub = checkpoint.get('message_hub') if isinstance(checkpoint, dict) else None
+    if not isinstance(hub, dict) or not isinstance(hub.get('log_scalars'), dict):
+        return checkpoint
+    from mmengine.logging.history_buffer import HistoryBuffer
+    for key, buf in list(hub['log_scalars'].items()):
+        if isinstance(buf, dict) and buf.get(_HISTORY_TAG):
+            hub['log_scalars'][key] = HistoryBuffer(buf['log_history'], buf['count_history'],
+                                                    buf['max_length'])
+    return checkpoint
 
 
 def save_checkpoint_atomic(obj: Any, filename: str) -> None:
@@ -94,7 +131,7 @@ def save_checkpoint_atomic(obj: Any, filename: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=dirname)
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+            torch.save(_plain_history(obj), f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filename)

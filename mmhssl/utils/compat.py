@@ -66,3 +66,66 @@ except ImportError:
     for _mod in (_config, _pkg):
         _mod.is_installed = _is_installed
         _mod.get_installed_path = _get_installed_path
+
+
+def _adjust_hue(img, hue_factor: float, backend=None):
+    """mmcv 2.1.0's ``adjust_hue`` with the hue shift wrapped modulo 256 explicitly.
+
+    mmcv computes ``np.uint8(hue_factor * 255)``, which numpy >= 2 rejects for negative factors
+    (``OverflowError``) where numpy 1 wrapped around; every ColorJitter with a hue range hits it.
+    """
+    import cv2
+    import numpy as np
+    from PIL import Image
+    import mmcv.image.photometric as photometric
+    backend = backend or photometric.imread_backend
+    if backend not in ('cv2', 'pillow'):
+        raise ValueError(f"backend {backend!r} is not supported; use 'cv2' or 'pillow'.")
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor {hue_factor} is not in [-0.5, 0.5].')
+    if not (isinstance(img, np.ndarray) and img.ndim in (2, 3)):
+        raise TypeError('img should be an ndarray with 2 or 3 dimensions.')
+    shift = np.uint8(int(hue_factor * 255) % 256)
+    if backend == 'pillow':
+        assert img.dtype == np.uint8, 'Pillow backend only supports uint8 images'
+        pil_image = Image.fromarray(np.ascontiguousarray(img[..., ::-1]), mode='RGB')
+        h, s, v = pil_image.convert('HSV').split()
+        np_h = np.array(h, dtype=np.uint8)
+        np_h += shift  # uint8 arithmetic wraps around the hue circle
+        out = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
+        return np.array(out, dtype=img.dtype)[..., ::-1]
+    dtype = img.dtype
+    hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+    h, s, v = cv2.split(hsv)
+    h = h.astype(np.uint8)
+    h += shift
+    return cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR_FULL).astype(dtype)
+
+
+def _patch_adjust_hue() -> None:
+    import mmcv
+    import mmcv.image
+    import mmcv.image.photometric
+    for mod in (mmcv, mmcv.image, mmcv.image.photometric):
+        mod.adjust_hue = _adjust_hue
+
+
+_patch_adjust_hue()
+
+
+def _patch_checkpoint_saving() -> None:
+    """Make the runner write checkpoints atomically and in a form the safe loader accepts."""
+    import mmengine.runner.checkpoint as ckpt_mod
+    import mmengine.runner.runner as runner_mod
+    from .checkpoint import _plain_history, save_checkpoint_atomic
+    original = ckpt_mod.save_checkpoint
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
+        if '://' in str(filename) or file_client_args or backend_args:
+            return original(_plain_history(checkpoint), filename, file_client_args, backend_args)
+        save_checkpoint_atomic(checkpoint, filename)
+
+    runner_mod.save_checkpoint = save_checkpoint
+
+
+_patch_checkpoint_saving()

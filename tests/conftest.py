@@ -1,0 +1,56 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+sys.path.insert(0, ROOT)
+
+import mmhssl  # noqa: E402,F401
+from mmengine.registry import init_default_scope  # noqa: E402
+
+init_default_scope('mmpretrain')
+
+DEMO_CONFIG = osp.join(ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-20e_skimage-demo.py')
+
+
+@pytest.fixture(scope='session')
+def photos_dir(tmp_path_factory):
+    """The real photos bundled with scikit-image, written once per test session."""
+    from prepare_demo_data import write_photos
+    out = str(tmp_path_factory.mktemp('skimage_photos'))
+    write_photos(out)
+    return out
+
+
+def tiny_model_cfg(aux: bool = True, out_channels: int = 64, embed_dims: int = 32,
+                   num_layers: int = 2, img_size: int = 32, patch_size: int = 8) -> dict:
+    """A very small HSSL-iBOT model config for unit tests."""
+    cfg = dict(
+        type='HSSLAlgorithm',
+        backbone=dict(type='MaskedVisionTransformer',
+                      arch=dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=2,
+                                feedforward_channels=embed_dims * 2),
+                      img_size=img_size, patch_size=patch_size, drop_path_rate=0.0),
+        head=dict(type='HSSLProjector', in_channels=embed_dims, out_channels=out_channels,
+                  hidden_channels=48, bottleneck_channels=16, with_aux=aux),
+        loss=dict(type='IBOTLoss', out_channels=out_channels))
+    if aux:
+        cfg['neck'] = dict(type='AuxConvNeXtHead', in_channels=embed_dims, depth=2, kernel_size=3,
+                           drop_path_rate=0.0, base_depth=num_layers)
+    return cfg
+
+
+def demo_cfg(work_dir, photos, **overrides):
+    """The shipped demo config pointed at ``photos`` with a shorter schedule."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.dataset.data_root = photos
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.default_hooks.logger.interval = 1
+    cfg.merge_from_dict(overrides)
+    return cfg

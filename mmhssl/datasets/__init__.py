@@ -1,4 +1,5 @@
+from .fashion_mnist import LocalFashionMNIST
 from .image_folder import UnlabeledImageFolder
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['UnlabeledImageFolder']
+__all__ = ['LocalFashionMNIST', 'UnlabeledImageFolder']

@@ -8,3 +8,4 @@ from .utils import compat  # noqa: F401  (must run before any checkpoint is read
 from . import datasets, engine, models  # noqa: F401,E402
 
 __all__ = ['__version__']
+from . import apis  # noqa: F401,E402  (registers the mmhssl:// checkpoint scheme)

@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 init_default_scope('mmpretrain')
 
-DEMO_CONFIG = osp.join(ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-20e_skimage-demo.py')
+DEMO_CONFIG = osp.join(ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py')
 
 
 @pytest.fixture(scope='session')
@@ -48,9 +48,28 @@ def demo_cfg(work_dir, photos, **overrides):
     from mmengine.config import Config
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.work_dir = str(work_dir)
-    cfg.train_dataloader.dataset.dataset.data_root = photos
+    cfg.train_dataloader.dataset.dataset.dataset.data_root = photos
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     cfg.default_hooks.logger.interval = 1
     cfg.merge_from_dict(overrides)
+    return cfg
+
+
+def shrink(cfg, global_size: int = 64, local_size: int = 32, drop_path: bool = True):
+    """Make the demo config cheaper for tests: smaller crops, same structure and real photos."""
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('type') == 'RandomResizedCrop':
+                node['scale'] = global_size if node['scale'] == 112 else local_size
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v)
+    walk(cfg.train_dataloader.dataset)
+    cfg.model.backbone.img_size = global_size
+    if not drop_path:
+        cfg.model.backbone.drop_path_rate = 0.0
+        cfg.model.neck.drop_path_rate = 0.0
     return cfg

@@ -17,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from prepare_demo_data import write_photos  # noqa: E402
 from train import main as train_main  # noqa: E402
 
-CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-20e_skimage-demo.py'
+CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py'
 
 
 def read_losses(work_dir: str) -> list:
@@ -37,7 +37,7 @@ def main(argv=None):
 
     photos = write_photos(args.data)
     print(f'[demo] {len(photos)} real photos in {args.data}')
-    options = [f'train_dataloader.dataset.dataset.data_root={args.data}']
+    options = [f'train_dataloader.dataset.dataset.dataset.data_root={args.data}']
     if args.epochs:
         options.append(f'train_cfg.max_epochs={args.epochs}')
     start = time.time()

@@ -8,6 +8,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Random generator states travel with each checkpoint so that a resumed run continues exactly.
+    rng_state=dict(type='RNGStateHook'),
 )
 
 env_cfg = dict(

@@ -8,36 +8,89 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from ..utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
+from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
 # Parameters that only exist for pretraining and must not leave the pretraining checkpoint.
 PRETRAIN_ONLY_KEYS = ('mask_token', )
 PARTS = {'teacher': 'teacher.backbone.', 'student': 'backbone.'}
-TARGETS = ('mmpretrain', 'bare')
+# target -> (key prefix, ViT key layout). 'mmdet' equals 'mmpretrain' on purpose: mmdet's ResNet
+# has mmpretrain's keys, and mmdet has no ViT of its own, so its configs use
+# ``type='mmpretrain.VisionTransformer'``; both honour ``init_cfg.prefix='backbone.'``.
+# mmseg's VisionTransformer ignores the prefix and names attention as nn.MultiheadAttention does.
+TARGETS = {
+    'mmpretrain': ('backbone.', 'mmpretrain'),
+    'mmdet': ('backbone.', 'mmpretrain'),
+    'mmseg': ('', 'mmseg'),
+    'timm': ('', 'timm'),
+    'bare': ('', 'mmpretrain'),
+}
 
 
-def extract_backbone(checkpoint: dict, part: str = 'teacher',
-                     target: str = 'mmpretrain') -> 'OrderedDict[str, torch.Tensor]':
+def to_target(state: Dict[str, torch.Tensor], target: str = 'mmpretrain',
+              arch: str = 'auto') -> 'OrderedDict[str, torch.Tensor]':
+    """Convert mmpretrain-layout backbone weights (no prefix) to a target's key layout.
+
+    Args:
+        state (dict): Backbone parameters, mmpretrain names without prefix.
+        target (str): One of :data:`TARGETS`. Defaults to ``'mmpretrain'``.
+        arch (str): Expected architecture, ``'vit'``, ``'resnet'`` or ``'auto'``.
+            Defaults to ``'auto'``.
+
+    Returns:
+        OrderedDict: The weights in the target layout.
+
+    Raises:
+        LayoutError: Wrong or incomplete architecture, or a parameter the target cannot hold.
+    """
+    if target not in TARGETS:
+        raise ValueError(f'target must be one of {tuple(TARGETS)}, got {target!r}.')
+    found = check_arch(state, arch)
+    prefix, layout = TARGETS[target]
+    if layout != 'mmpretrain':
+        if found != 'vit':
+            raise LayoutError(f"Target {target!r} is a ViT key layout but the backbone is a "
+                              f"{found}; use target 'mmpretrain' (also read by mmseg and mmdet "
+                              "ResNets with init_cfg prefix='backbone.').")
+        if target == 'mmseg' and 'layers.0.attn.qkv.bias' not in state:
+            raise LayoutError("mmseg's VisionTransformer needs qkv biases (in_proj_bias) but the "
+                              'backbone has none (missing layers.N.attn.qkv.bias).')
+        state, unmapped = rename_vit(state, 'mmpretrain', layout)
+        if unmapped:
+            raise LayoutError(f'Target {target!r} has no parameter for {", ".join(unmapped)}; '
+                              "export with target 'mmpretrain' instead.")
+    return OrderedDict((prefix + k, v) for k, v in state.items())
+
+
+def extract_backbone(checkpoint: dict, part: str = 'teacher', target: str = 'mmpretrain',
+                     arch: str = 'auto') -> 'OrderedDict[str, torch.Tensor]':
     """Select the base model's weights from a training checkpoint.
 
     Args:
         checkpoint (dict): A loaded training checkpoint (with ``state_dict``).
         part (str): ``'teacher'`` (the EMA model, the default for self-distillation) or
             ``'student'``.
-        target (str): Key layout: ``'mmpretrain'`` keeps the ``backbone.`` prefix (load with
-            ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``); ``'bare'``
-            has no prefix (for loaders that ignore ``prefix``).
+        target (str): Key layout (see :data:`TARGETS`): ``'mmpretrain'`` keeps the ``backbone.``
+            prefix (load with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=
+            'backbone.')`` in mmpretrain, and in mmseg/mmdet configs whose backbone is
+            ``mmpretrain.VisionTransformer`` or a ResNet); ``'mmdet'`` is the same layout;
+            ``'mmseg'`` is mmseg's own ``VisionTransformer`` (bare keys, as it ignores ``prefix``);
+            ``'timm'`` is the timm / official-release layout; ``'bare'`` is mmpretrain without
+            prefix.
+        arch (str): Expected architecture, ``'vit'``, ``'resnet'`` or ``'auto'``.
+            Defaults to ``'auto'``.
 
     Returns:
         OrderedDict: The backbone state dict; auxiliary head, projectors and mask token excluded.
 
     Raises:
         KeyError: The checkpoint has no state dict or no weights of the requested part.
+        LayoutError: The backbone has another architecture or misses parameters.
     """
     if part not in PARTS:
         raise ValueError(f'part must be one of {sorted(PARTS)}, got {part!r}.')
     if target not in TARGETS:
-        raise ValueError(f'target must be one of {TARGETS}, got {target!r}.')
-    if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
+        raise ValueError(f'target must be one of {tuple(TARGETS)}, got {target!r}.')
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise KeyError('The checkpoint has no "state_dict": it is not an mmengine training '
                        'checkpoint.')
     prefix = PARTS[part]
@@ -46,14 +99,13 @@ def extract_backbone(checkpoint: dict, part: str = 'teacher',
     for key, value in state.items():
         if key.startswith(prefix):
             name = key[len(prefix):]
-            if name in PRETRAIN_ONLY_KEYS:
-                continue
-            out[('backbone.' if target == 'mmpretrain' else '') + name] = value
+            if name not in PRETRAIN_ONLY_KEYS:
+                out[name] = value
     if not out:
         found = sorted({k.split('.')[0] for k in state})
         raise KeyError(f'The checkpoint has no {part} backbone (no keys starting with '
                        f'{prefix!r}); its top-level parts are {found}.')
-    return out
+    return to_target(out, target, arch)
 
 
 def sha256_of(path: str) -> str:
@@ -64,11 +116,33 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
+def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str,
+                          meta: Dict) -> Tuple[str, str]:
+    """Write ``{state_dict, meta}`` as ``<out stem>-<sha256[:8]><ext>``, atomically.
+
+    Args:
+        state (dict): The weights.
+        out (str): Output path; the hash prefix is inserted before the extension.
+        meta (dict): Metadata (plain types only, so that safe loaders accept the file).
+
+    Returns:
+        tuple[str, str]: The written path and its full sha256.
+    """
+    stem, ext = osp.splitext(out)
+    ext = ext or '.pth'
+    tmp = f'{stem}.partial{ext}'
+    save_checkpoint_atomic(dict(state_dict=state, meta=meta), tmp)
+    digest = sha256_of(tmp)
+    final = f'{stem}-{digest[:8]}{ext}'
+    os.replace(tmp, final)
+    return final, digest
+
+
 def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mmpretrain',
-                    meta: Optional[Dict] = None) -> Tuple[str, str]:
+                    meta: Optional[Dict] = None, arch: str = 'auto') -> Tuple[str, str]:
     """Write a slim ``{state_dict, meta}`` checkpoint named ``<out stem>-<sha256[:8]>.pth``.
 
-    Nothing is written if the source cannot be read or lacks the part.
+    Nothing is written if the source cannot be read, lacks the part or has the wrong architecture.
 
     Args:
         src (str): Training checkpoint.
@@ -76,22 +150,21 @@ def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mm
         part (str): See :func:`extract_backbone`. Defaults to ``'teacher'``.
         target (str): See :func:`extract_backbone`. Defaults to ``'mmpretrain'``.
         meta (dict, optional): Extra metadata to store.
+        arch (str): See :func:`extract_backbone`. Defaults to ``'auto'``.
 
     Returns:
         tuple[str, str]: The written path and its full sha256.
     """
     ckpt = load_checkpoint_file(src)
-    state = extract_backbone(ckpt, part=part, target=target)
+    bare = extract_backbone(ckpt, part=part, target='bare', arch=arch)
+    state = to_target(bare, target, arch)
     info = dict(source=osp.basename(src), part=part, target=target)
+    if check_arch(bare) == 'vit':
+        info['arch'] = {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in vit_arch_info(bare).items()}
     info.update(meta or {})
     src_meta = ckpt.get('meta') or {}
     for k in ('epoch', 'iter', 'mmengine_version'):
         if k in src_meta:
             info[k] = src_meta[k]
-    stem, ext = osp.splitext(out)
-    tmp = f'{stem}.partial{ext or ".pth"}'
-    save_checkpoint_atomic(dict(state_dict=state, meta=info), tmp)
-    digest = sha256_of(tmp)
-    final = f'{stem}-{digest[:8]}{ext or ".pth"}'
-    os.replace(tmp, final)
-    return final, digest
+    return write_slim_checkpoint(state, out, info)

@@ -52,6 +52,10 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # Per-sample seeds: augmentations and masks do not depend on workers, ranks or restarts.
+    sampler=dict(type='SeededSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root='data/imagenet/', split='train', pipeline=train_pipeline))
+    dataset=dict(
+        type='SeededDataset',
+        dataset=dict(type='ImageNet', data_root='data/imagenet/', split='train',
+                     pipeline=train_pipeline)))

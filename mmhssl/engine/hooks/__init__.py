@@ -1,3 +1,4 @@
 from .hssl_schedule_hook import HSSLScheduleHook
+from .online_knn_hook import OnlineKNNHook
 
-__all__ = ['HSSLScheduleHook']
+__all__ = ['HSSLScheduleHook', 'OnlineKNNHook']

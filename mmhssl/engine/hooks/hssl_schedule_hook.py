@@ -15,6 +15,10 @@ class HSSLScheduleHook(Hook):
     Values are recomputed from ``runner.iter``/``runner.epoch`` (see :mod:`mmhssl.engine.schedules`),
     so they need no state of their own and a resumed run continues them exactly.
 
+    When the optimizer wrapper skipped a non-finite step, the step leaves no trace: the centers
+    updated during that iteration are restored, and the teacher is not moved at the next iteration
+    (its EMA update belongs to the skipped step).
+
     Args:
         momentum (Sequence[float]): Teacher EMA momentum ``(start, end)``, cosine over all
             iterations. Defaults to ``(0.996, 1.0)``.
@@ -49,13 +53,22 @@ class HSSLScheduleHook(Hook):
             teacher_patch_temp=linear_warmup(*self.teacher_patch_temp, epoch, self.warmup_epochs),
             freeze_last_layer=epoch < self.freeze_last_layer_epochs)
 
+    @staticmethod
+    def _centers(model) -> dict:
+        loss = getattr(model, 'loss_module', None)
+        if loss is None:
+            return {}
+        return {n: b for n, b in loss.named_buffers() if 'center' in n}
+
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = get_ori_model(runner.model)
         v = self.values(runner.iter, runner.max_iters, runner.epoch)
-        model.momentum = v['momentum']
+        wrapper = runner.optim_wrapper
+        skipped = getattr(wrapper, 'last_step_skipped', False)
+        model.momentum = 1.0 if skipped else v['momentum']
+        self._saved_centers = {n: b.clone() for n, b in self._centers(model).items()}
         model.loss_module.teacher_temp = v['teacher_temp']
         model.loss_module.teacher_patch_temp = v['teacher_patch_temp']
-        wrapper = runner.optim_wrapper
         if hasattr(wrapper, 'frozen_params'):
             wrapper.frozen_params = (list(model.head.last_layer.parameters())
                                      if v['freeze_last_layer'] else [])
@@ -64,3 +77,8 @@ class HSSLScheduleHook(Hook):
                             'SSLAmpOptimWrapper.')
         runner.message_hub.update_scalar('train/momentum', v['momentum'])
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if getattr(runner.optim_wrapper, 'last_step_skipped', False):
+            for name, buf in self._centers(get_ori_model(runner.model)).items():
+                buf.copy_(self._saved_centers[name])

@@ -16,6 +16,8 @@ class MaskedVisionTransformer(VisionTransformer):
     Masked patches are replaced by ``mask_token`` after the patch embedding and *before* the
     position embedding is added, as in iBOT. Apart from ``mask_token`` the parameters and their names
     are those of the plain ``VisionTransformer``, so the trained weights load into it unchanged.
+    Objectives without masked image modeling (DINO, MoCo v3) build it with
+    ``with_mask_token=False``, so that no parameter goes unused.
 
     :meth:`forward_tokens` returns both the last block's tokens before the final norm (fed to an
     auxiliary head) and after it (the base model's output). :meth:`forward` keeps the plain
@@ -25,10 +27,13 @@ class MaskedVisionTransformer(VisionTransformer):
         img_size (int | tuple): Expected input size; must be divisible by ``patch_size``.
             Defaults to 224.
         patch_size (int): Patch size. Defaults to 16.
+        with_mask_token (bool): Create the learned mask token (needed for masked inputs).
+            Defaults to True.
         **kwargs: Other arguments of :class:`mmpretrain.models.VisionTransformer`.
     """
 
-    def __init__(self, img_size=224, patch_size: int = 16, **kwargs) -> None:
+    def __init__(self, img_size=224, patch_size: int = 16, with_mask_token: bool = True,
+                 **kwargs) -> None:
         sizes = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if any(s % patch_size for s in sizes):
             raise ValueError(
@@ -41,7 +46,8 @@ class MaskedVisionTransformer(VisionTransformer):
         if self.cls_token is None:
             raise ValueError('MaskedVisionTransformer needs with_cls_token=True.')
         self.patch_size = patch_size
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+        self.mask_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+                           if with_mask_token else None)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -69,6 +75,10 @@ class MaskedVisionTransformer(VisionTransformer):
         B = x.shape[0]
         x, patch_resolution = self.patch_embed(x)
         if mask is not None:
+            if self.mask_token is None:
+                raise ValueError('MaskedVisionTransformer was built with with_mask_token=False and '
+                                 'cannot take masks; set with_mask_token=True for masked image '
+                                 'modeling, or drop mask_cfg from the pipeline.')
             mask = mask.reshape(B, -1, 1)
             if mask.shape[1] != x.shape[1]:
                 raise ValueError(f'Mask has {mask.shape[1]} entries per image but the input has '

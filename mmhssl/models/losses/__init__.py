@@ -1,3 +1,4 @@
-from .ibot_loss import IBOTLoss
+from .ibot_loss import DINOLoss, IBOTLoss
+from .mocov3_loss import MoCoV3Loss
 
-__all__ = ['IBOTLoss']
+__all__ = ['DINOLoss', 'IBOTLoss', 'MoCoV3Loss']

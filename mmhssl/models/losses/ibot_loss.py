@@ -19,7 +19,12 @@ class IBOTLoss(BaseModule):
       tokens of the same, unmasked view, averaged over the masked positions of each image, then over
       images and views. Images without masked patches contribute 0 but count in the mean.
     * Centering: the teacher logits are centred by EMAs (``center_momentum``) of their batch means,
-      one for CLS and one for patches, all-reduced across ranks; updated after the loss.
+      one for CLS and one for patches, all-reduced across ranks; updated after the loss, in
+      :meth:`update_center` only.
+
+    Which student output learns from which teacher output is decided by the algorithm
+    (:class:`~mmhssl.models.HSSLAlgorithm`); this module only holds the maths. Without patch inputs
+    it is DINO's loss (see :class:`DINOLoss`).
 
     Args:
         out_channels (int): Number of CLS prototypes.
@@ -33,6 +38,11 @@ class IBOTLoss(BaseModule):
         teacher_patch_temp (float): Teacher patch temperature until a schedule sets it.
             Defaults to 0.07.
     """
+
+    #: Whether the objective has a masked-patch term (the algorithm then needs maskable bases).
+    with_patch = True
+    #: Whether views must be encoded one by one (batch statistics per view); False: batched.
+    separate_views = False
 
     def __init__(self,
                  out_channels: int,
@@ -51,7 +61,9 @@ class IBOTLoss(BaseModule):
         self.teacher_temp = teacher_temp
         self.teacher_patch_temp = teacher_patch_temp
         self.register_buffer('cls_center', torch.zeros(1, out_channels))
-        self.register_buffer('patch_center', torch.zeros(1, 1, patch_out_channels or out_channels))
+        if self.with_patch:
+            self.register_buffer('patch_center',
+                                 torch.zeros(1, 1, patch_out_channels or out_channels))
 
     @torch.no_grad()
     def teacher_targets(self, logits: torch.Tensor, center: torch.Tensor,
@@ -96,6 +108,9 @@ class IBOTLoss(BaseModule):
                 raise ValueError('IBOTLoss: the CLS term needs at least two views.')
             losses[f'loss_cls_{name}'] = weight * total / n_terms
         if student_patch is not None:
+            if not self.with_patch:
+                raise ValueError(f'{type(self).__name__} has no patch term; use IBOTLoss for '
+                                 'masked image modeling.')
             total = 0.
             for s, t, m in zip(student_patch, teacher_patch, masks):
                 t_p = self.teacher_targets(t, self.patch_center, self.teacher_patch_temp)
@@ -123,3 +138,32 @@ class IBOTLoss(BaseModule):
             patch_center = patch_center / (patch.shape[0] * world_size)
             self.patch_center.mul_(self.center_momentum).add_(
                 patch_center * (1 - self.center_momentum))
+
+
+@MODELS.register_module()
+class DINOLoss(IBOTLoss):
+    """DINO's multi-crop CLS self-distillation: :class:`IBOTLoss` without the patch term.
+
+    Every student view (global and local crops) learns from every teacher global view except
+    itself; teacher logits are centred (EMA of the batch mean) and sharpened by ``teacher_temp``,
+    which a schedule hook warms up.
+
+    Args:
+        out_channels (int): Number of prototypes.
+        student_temp (float): Student temperature. Defaults to 0.1.
+        center_momentum (float): Center EMA momentum. Defaults to 0.9.
+        lambda_cls (float): Weight of the loss. Defaults to 1.0.
+        teacher_temp (float): Teacher temperature until a schedule sets it. Defaults to 0.07.
+    """
+
+    with_patch = False
+
+    def __init__(self,
+                 out_channels: int,
+                 student_temp: float = 0.1,
+                 center_momentum: float = 0.9,
+                 lambda_cls: float = 1.0,
+                 teacher_temp: float = 0.07) -> None:
+        super().__init__(out_channels, student_temp=student_temp,
+                         center_momentum=center_momentum, lambda_cls=lambda_cls, lambda_patch=0.,
+                         teacher_temp=teacher_temp, teacher_patch_temp=teacher_temp)

@@ -1,12 +1,13 @@
 """ConvNeXt-style auxiliary head stacked on a transformer base (the HSSL reference head)."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import nn
+
+from .base_aux_head import BaseAuxHead
 
 
 class AuxConvNeXtBlock(nn.Module):
@@ -38,76 +39,55 @@ class AuxConvNeXtBlock(nn.Module):
 
 
 @MODELS.register_module()
-class AuxConvNeXtHead(BaseModule):
-    """Auxiliary head of ConvNeXt blocks on the base model's patch-token grid.
+class AuxConvNeXtHead(BaseAuxHead):
+    """Auxiliary head of ConvNeXt blocks on the base model's feature map (the HSSL reference head).
 
-    It takes the last transformer block's patch tokens before the final norm, reshaped row-major to
-    ``(B, C, h, w)``, applies ``depth`` blocks at constant width, and returns the global average of
-    the map as the auxiliary class token after its own LayerNorm. Dropped after pretraining.
+    On a ViT base it takes the last block's patch tokens (before the final norm by default) as a
+    ``(B, C, h, w)`` grid, applies ``depth`` blocks at constant width, and returns the global average
+    of the map as the auxiliary class token after its own LayerNorm. Dropped after pretraining.
 
     Args:
-        in_channels (int): Width of the base tokens (e.g. 768 for ViT-B).
+        in_channels (int): Width of the base features (e.g. 768 for ViT-B).
         depth (int): Number of blocks. Defaults to 3.
-        kernel_size (int): Depthwise kernel size; 1 turns the head into a per-token MLP.
-            Defaults to 7.
+        kernel_size (int): Depthwise kernel size, the locality prior of the head: 7 is the
+            reference; 1 removes spatial mixing and turns the head into a per-token MLP (less
+            discrepancy with a transformer base). Defaults to 7.
+        embed_dims (int, optional): Width inside the head (1x1 projection when it differs).
+            Defaults to ``in_channels``.
         first_shortcut (bool): Whether the first block has a residual shortcut. The reference removes
             it so the head's output cannot collapse onto the base features. Defaults to False.
         drop_path_rate (float | Sequence[float]): Either one rate per block, or the end value of the
             stochastic-depth ramp shared with the base: rates are then
             ``linspace(0, drop_path_rate, base_depth + depth)[base_depth:]``. Defaults to 0.1.
         base_depth (int): Number of base blocks, for the shared ramp. Defaults to 12.
-        return_patch_tokens (bool): Also return the normed auxiliary patch tokens. No reference loss
-            uses them. Defaults to False.
+        return_patch_tokens (bool): Also return the normed auxiliary patch tokens. No HSSL loss uses
+            them, so by default they are never computed or projected. Defaults to False.
         init_cfg (dict | list, optional): Initialization config. Defaults to truncated normal
             (std 0.02) for linear and conv layers.
     """
-
-    input_type = 'token_grid'
 
     def __init__(self,
                  in_channels: int,
                  depth: int = 3,
                  kernel_size: int = 7,
+                 embed_dims: Optional[int] = None,
                  first_shortcut: bool = False,
                  drop_path_rate: Union[float, Sequence[float]] = 0.1,
                  base_depth: int = 12,
                  return_patch_tokens: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [dict(type='TruncNormal', layer=['Linear', 'Conv2d'], std=0.02, bias=0.),
-                        dict(type='Constant', layer='LayerNorm', val=1., bias=0.)]
-        super().__init__(init_cfg=init_cfg)
-        if depth < 1:
-            raise ValueError(f'AuxConvNeXtHead: depth must be >= 1, got {depth}.')
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'AuxConvNeXtHead: kernel_size must be odd and positive, got {kernel_size}.')
-        if isinstance(drop_path_rate, (int, float)):
-            rates = torch.linspace(0, drop_path_rate, base_depth + depth)[base_depth:].tolist()
-        else:
-            rates = list(drop_path_rate)
-            if len(rates) != depth:
-                raise ValueError(f'AuxConvNeXtHead: {len(rates)} drop-path rates for {depth} blocks.')
-        self.in_channels = in_channels
-        self.blocks = nn.ModuleList([
-            AuxConvNeXtBlock(in_channels, kernel_size, shortcut=(i > 0 or first_shortcut),
-                             drop_path=rates[i]) for i in range(depth)
-        ])
-        self.norm = nn.LayerNorm(in_channels, eps=1e-6)
-        self.return_patch_tokens = return_patch_tokens
+            raise ValueError(
+                f'AuxConvNeXtHead: kernel_size must be odd and positive, got {kernel_size}.')
+        super().__init__(
+            in_channels, depth,
+            lambda c, shortcut, dp: AuxConvNeXtBlock(c, kernel_size, shortcut=shortcut,
+                                                     drop_path=dp),
+            embed_dims=embed_dims, first_shortcut=first_shortcut, drop_path_rate=drop_path_rate,
+            base_depth=base_depth, return_patch_tokens=return_patch_tokens, init_cfg=init_cfg)
+        self.kernel_size = kernel_size
 
-    def forward(self, x: torch.Tensor) -> dict:
-        """Args:
-            x (torch.Tensor): Base feature map ``(B, C, h, w)``.
-
-        Returns:
-            dict: ``cls`` ``(B, C)``, and ``patch`` ``(B, h*w, C)`` if ``return_patch_tokens``.
-        """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'AuxConvNeXtHead expects a (B, {self.in_channels}, h, w) map, got '
-                             f'{tuple(x.shape)}.')
+    def mix(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         for block in self.blocks:
             x = block(x)
-        out = dict(cls=self.norm(x.mean(dim=(2, 3))))
-        if self.return_patch_tokens:
-            out['patch'] = self.norm(x.flatten(2).transpose(1, 2))
-        return out
+        return x.mean(dim=(2, 3)), x.flatten(2).transpose(1, 2)

@@ -14,8 +14,8 @@ aux_depth = 2
 out_channels = 1024
 global_crop_size = 112
 local_crop_size = 48
-max_epochs = 20
-warmup_epochs = 2
+max_epochs = 10
+warmup_epochs = 1
 
 model = dict(
     backbone=dict(
@@ -60,9 +60,10 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     pin_memory=False,
-    dataset=dict(_delete_=True, type='RepeatDataset', times=4,
-                 dataset=dict(type='UnlabeledImageFolder', data_root='data/skimage_photos',
-                              pipeline=train_pipeline)))
+    dataset=dict(dataset=dict(_delete_=True, type='RepeatDataset', times=4,
+                              dataset=dict(type='UnlabeledImageFolder',
+                                           data_root='data/skimage_photos',
+                                           pipeline=train_pipeline))))
 
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
@@ -76,7 +77,7 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 custom_hooks = [
     dict(type='HSSLScheduleHook', momentum=(0.996, 1.0), teacher_temp=(0.04, 0.07),
-         warmup_epochs=5, freeze_last_layer_epochs=1),
+         warmup_epochs=3, freeze_last_layer_epochs=1),
 ]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

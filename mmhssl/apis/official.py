@@ -1,0 +1,147 @@
+"""Convert official HSSL / iBOT / DINO PyTorch releases (timm-style ViT keys) to our layout."""
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmpretrain.models.utils import resize_pos_embed
+
+from ..utils.checkpoint import load_checkpoint_file
+from .export import PRETRAIN_ONLY_KEYS, to_target, write_slim_checkpoint
+from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
+
+OFFICIAL_PARTS = ('teacher', 'student')
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
+
+
+def select_official_weights(checkpoint, part: Optional[str] = None
+                            ) -> Tuple[Dict[str, torch.Tensor], str]:
+    """Find the ViT weights in a loaded official checkpoint.
+
+    Accepted forms: a training checkpoint with ``teacher`` / ``student`` dicts (keys prefixed with
+    ``backbone.`` or ``module.backbone.``, next to the projection heads), a released backbone under
+    ``state_dict``, ``model`` or ``teacher`` alone, and a bare state dict.
+
+    Args:
+        checkpoint: The loaded file.
+        part (str, optional): ``'teacher'`` or ``'student'``. Defaults to None: the teacher when the
+            file has both, otherwise the only weights it has.
+
+    Returns:
+        tuple: The raw weights (official names, wrappers not yet stripped) and a description of
+        where they were found.
+
+    Raises:
+        KeyError: The requested part is not in the file, or the file holds no weights.
+    """
+    if part is not None and part not in OFFICIAL_PARTS:
+        raise ValueError(f'part must be one of {OFFICIAL_PARTS} or None, got {part!r}.')
+    if not isinstance(checkpoint, dict):
+        raise KeyError(f'The checkpoint is a {type(checkpoint).__name__}, not a dict of weights.')
+    parts = [p for p in OFFICIAL_PARTS if _is_state_dict(checkpoint.get(p))]
+    if part is not None:
+        if part not in parts:
+            holds = parts or sorted(k for k in checkpoint if not k.startswith('_'))
+            raise KeyError(f'The checkpoint has no {part!r} weights; it holds {holds}.')
+        return checkpoint[part], part
+    if parts:
+        return checkpoint[parts[0]], parts[0]
+    for key in ('state_dict', 'model'):
+        if _is_state_dict(checkpoint.get(key)):
+            return checkpoint[key], key
+    if _is_state_dict(checkpoint):
+        return checkpoint, 'bare state dict'
+    raise KeyError('The checkpoint holds no weights: expected "teacher"/"student", "state_dict" or '
+                   f'"model" dicts of tensors or a bare state dict; it has keys '
+                   f'{sorted(checkpoint)[:10]}.')
+
+
+def convert_official(checkpoint, part: Optional[str] = None, img_size: Optional[int] = None
+                     ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict]:
+    """Convert an official timm-style ViT checkpoint to mmpretrain keys (no prefix).
+
+    Args:
+        checkpoint: The loaded official file (see :func:`select_official_weights`).
+        part (str, optional): ``'teacher'`` or ``'student'``. Defaults to None (teacher if any).
+        img_size (int, optional): Resize the position embedding to the patch grid of this input
+            size (bicubic, class token kept). Defaults to None (keep the released grid; mmpretrain
+            resizes at load time too).
+
+    Returns:
+        tuple: The weights, and a report dict with ``source`` (where the weights were found),
+        ``mapped`` (number of parameters), ``unmapped`` (every key that was not converted, with its
+        original name), ``arch`` (see :func:`~mmhssl.apis.layouts.vit_arch_info`) and ``grid``
+        (``(old, new)`` when the position embedding was resized).
+
+    Raises:
+        KeyError: The requested part is missing.
+        LayoutError: The weights are not a complete ViT.
+    """
+    raw, source = select_official_weights(checkpoint, part)
+    def strip(key: str) -> str:
+        return key[len('module.'):] if key.startswith('module.') else key
+
+    # In a training checkpoint the ViT sits under 'backbone.' next to the heads; a released
+    # backbone has bare keys.
+    wrapped = any(strip(k).startswith('backbone.') for k in raw)
+    unmapped: List[str] = []
+    stripped, original = OrderedDict(), {}
+    for key, value in raw.items():
+        name = strip(key)
+        if wrapped and not name.startswith('backbone.'):
+            unmapped.append(key)  # projection heads, auxiliary head
+            continue
+        name = name[len('backbone.'):] if wrapped else name
+        stripped[name], original[name] = value, key
+    if not stripped:
+        raise LayoutError(f'No backbone weights in the {source}.')
+    state, rest = rename_vit(stripped, 'timm', 'mmpretrain')
+    unmapped += [original[k] for k in rest]
+    try:
+        check_arch(state, 'vit')
+    except LayoutError as e:
+        raise LayoutError(f'The {source} is not a complete timm-style ViT ({e}) Keys that did not '
+                          f'map: {", ".join(unmapped[:10]) or "none"}.') from None
+    info = vit_arch_info(state)
+    report = dict(source=source, mapped=len(state), unmapped=unmapped, grid=None)
+    if img_size is not None:
+        new = (img_size // info['patch_size'], ) * 2
+        if img_size % info['patch_size']:
+            raise ValueError(f'img_size {img_size} is not a multiple of the patch size '
+                             f'{info["patch_size"]}.')
+        state['pos_embed'] = resize_pos_embed(state['pos_embed'], info['grid'], new,
+                                              mode='bicubic', num_extra_tokens=1)
+        report['grid'] = (tuple(info['grid']), new)
+        info['grid'] = new
+    report['arch'] = info
+    return state, report
+
+
+def import_official(src: str, out: str, part: Optional[str] = None, target: str = 'mmpretrain',
+                    img_size: Optional[int] = None) -> Tuple[str, str, Dict]:
+    """Convert an official release file and write a slim checkpoint in ``target``'s layout.
+
+    Nothing is written when the file cannot be read or is not a complete ViT.
+
+    Args:
+        src (str): The official checkpoint.
+        out (str): Output path; ``-<sha256[:8]>`` is inserted before the extension.
+        part (str, optional): See :func:`convert_official`.
+        target (str): A target of :func:`mmhssl.apis.export.to_target`.
+            Defaults to ``'mmpretrain'``.
+        img_size (int, optional): See :func:`convert_official`.
+
+    Returns:
+        tuple: The written path, its sha256 and the conversion report.
+    """
+    state, report = convert_official(load_checkpoint_file(src), part=part, img_size=img_size)
+    state = OrderedDict((k, v) for k, v in state.items() if k not in PRETRAIN_ONLY_KEYS)
+    converted = to_target(state, target, 'vit')
+    arch = {k: (list(v) if isinstance(v, tuple) else v) for k, v in report['arch'].items()}
+    meta = dict(source=osp.basename(src), part=report['source'], target=target, arch=arch,
+                converted_from='official timm-style release', unmapped=list(report['unmapped']))
+    path, digest = write_slim_checkpoint(converted, out, meta)
+    return path, digest, report

@@ -44,7 +44,8 @@ def make_table(models: List[ZooModel], root: str) -> str:
     for m in models:
         results = []
         for r in m.results or []:
-            results += [f'{r["Dataset"]} {metric}: {value}' for metric, value in r['Metrics'].items()]
+            results += [f'{r["Dataset"]} {metric}: {value}'
+                        for metric, value in r['Metrics'].items()]
         result_cell = '<br>'.join(results) or '-'
         if results and m.raw.get('Results Note'):
             result_cell += f' {ref(m.raw["Results Note"])}'
@@ -55,9 +56,9 @@ def make_table(models: List[ZooModel], root: str) -> str:
         if m.weights_note:
             weights += f' {ref(m.weights_note)}'
         config = osp.relpath(m.config, root).replace(osp.sep, '/')
-        rows.append((f'[{m.name}]({config})', _cell(m.metadata.get('Architecture', '')),
-                     _cell(m.metadata.get('Training Data', '')), _cell(m.metadata.get('Epochs', '')),
-                     _cell(m.metadata.get('Batch Size', '')), result_cell, weights))
+        meta = [_cell(m.metadata.get(k, '')) for k in ('Architecture', 'Training Data', 'Epochs',
+                                                        'Batch Size')]
+        rows.append((f'[{m.name}]({config})', *meta, result_cell, weights))
     lines = ['| ' + ' | '.join(row) + ' |' for row in rows]
     lines += [''] + [f'{i + 1}. {note}' for i, note in enumerate(notes)]
     return '\n'.join(lines).rstrip('\n')

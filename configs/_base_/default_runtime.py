@@ -10,6 +10,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Random generator states travel with each checkpoint so that a resumed run continues exactly.
     rng_state=dict(type='RNGStateHook'),
+    # resume/load_from with a checkpoint of another model is an error, not a warning.
+    checkpoint_check=dict(type='CheckpointCheckHook'),
 )
 
 env_cfg = dict(

@@ -36,7 +36,7 @@ _color = [
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),  # skips (and counts) unreadable images
     dict(type='MultiCropWithMasks',
          global_pipelines=[
              [dict(type='RandomResizedCrop', scale=global_crop_size, crop_ratio_range=(0.14, 1.),

@@ -1,10 +1,10 @@
 """The model zoo: entries read from the metafiles, models built by name, verified checkpoints.
 
-``model-index.yml`` imports one ``metafile.yml`` per config folder (OpenMMLab's format, readable by
-``modelindex`` and ``mim``). Each model entry names its config and, when weights are published, their
-URL and sha256; entries without published weights carry a ``Weights Note`` instead. Extra metafiles
-(for example a private zoo) are added with :func:`register_metafile` or the ``MMHSSL_METAFILES``
-environment variable (paths separated by ``os.pathsep``).
+``model-index.yml`` imports one ``metafile.yml`` per config folder (OpenMMLab's format, readable
+by ``modelindex`` and ``mim``). Each model entry names its config and, when weights are published,
+their URL and sha256; entries without published weights carry a ``Weights Note`` instead. Extra
+metafiles (for example a private zoo) are added with :func:`register_metafile` or the
+``MMHSSL_METAFILES`` environment variable (paths separated by ``os.pathsep``).
 
 Checkpoints are cached in :func:`~mmhssl.utils.download.default_cache_dir` and verified against
 their sha256 every time they are used; see :mod:`mmhssl.utils.download`. In configs a zoo checkpoint
@@ -333,9 +333,11 @@ def fetch_checkpoint(name: str,
             return path
         except ChecksumError as e:
             if offline or not entry.weights:
-                raise ChecksumError(f'The cached checkpoint of {name} is damaged: {e} Replace it '
-                                    f'with the file from {entry.weights or "its source"}.') from None
-            warnings.warn(f'The cached checkpoint of {name} is damaged ({e}); downloading it again.')
+                raise ChecksumError(f'The cached checkpoint of {name} is damaged: {e} Replace '
+                                    f'it with the file from {entry.weights or "its source"}.'
+                                    ) from None
+            warnings.warn(f'The cached checkpoint of {name} is damaged ({e}); downloading it '
+                          'again.')
             os.remove(path)
     if not entry.weights:
         note = (entry.weights_note or 'No weights are published for it.').strip()

@@ -38,7 +38,7 @@ local_view = [
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),  # skips (and counts) unreadable images
     dict(type='MultiCropWithMasks',
          global_pipelines=[global_view1, global_view2],
          local_pipeline=local_view,

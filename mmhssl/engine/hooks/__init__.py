@@ -1,4 +1,6 @@
+from .checkpoint_check_hook import CheckpointCheckHook
 from .hssl_schedule_hook import HSSLScheduleHook
 from .online_knn_hook import OnlineKNNHook
+from .rng_state_hook import RNGStateHook
 
-__all__ = ['HSSLScheduleHook', 'OnlineKNNHook']
+__all__ = ['CheckpointCheckHook', 'HSSLScheduleHook', 'OnlineKNNHook', 'RNGStateHook']

@@ -1,34 +1,57 @@
 """HSSL: the base model learns from a heterogeneous auxiliary head (arXiv 2310.05108)."""
-from typing import Dict, List, Optional, Union
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..utils.base_adapter import BaseAdapter
 from ..utils.ema import ema_update_, make_teacher
 
 
 @MODELS.register_module()
 class HSSLAlgorithm(BaseSelfSupervisor):
-    """Heterogeneous Self-Supervised Learning with an iBOT objective.
+    """Heterogeneous Self-Supervised Learning on top of a teacher-student SSL objective.
 
     The student is ``backbone`` (the base model kept after pretraining), ``neck`` (the auxiliary
-    head, of another architecture, on the base's last-block tokens before the final norm) and
-    ``head`` (the projectors). The teacher is an EMA of all three. Who learns from whom:
+    head, of another architecture, stacked on the base's features) and ``head`` (the projector);
+    the teacher (momentum encoder) is an EMA of all three. ``loss`` is the SSL objective:
+    :class:`~mmhssl.models.IBOTLoss`, :class:`~mmhssl.models.DINOLoss` or
+    :class:`~mmhssl.models.MoCoV3Loss`. This class is the one place that attaches the auxiliary head
+    and decides who learns from whom (:meth:`wiring`):
 
-    * student base CLS and student auxiliary CLS → **teacher auxiliary CLS** (cross-view);
-    * student base patch tokens → teacher base patch tokens on masked positions (same view).
+    ==============================  =============================================================
+    student output                  learns from (teacher output)
+    ==============================  =============================================================
+    base image-level output         **auxiliary** image-level output, other views
+    auxiliary image-level output    the same auxiliary output, other views
+    base patch tokens (iBOT only)   base patch tokens of the same view, on masked positions
+    auxiliary patch tokens          nothing: never computed nor projected
+    ==============================  =============================================================
 
-    With ``neck=None`` the same class is plain iBOT (base CLS → teacher base CLS), the like-for-like
-    baseline.
+    The image-level output is the normed class token of a ViT, the global average of a CNN's last
+    map, and the pooled class output of the auxiliary head; :class:`~mmhssl.models.BaseAdapter`
+    hands the base's features to the auxiliary head whatever their geometry. With ``neck=None``
+    the base learns from the teacher base: the plain method, the like-for-like baseline.
+
+    Adding an objective takes one loss module with ``forward(student_cls, teacher_cls)`` (see
+    :class:`~mmhssl.models.MoCoV3Loss`), a projector whose ``forward(x, aux, student)`` embeds
+    base or auxiliary outputs, and a config.
 
     Args:
-        backbone (dict): Base model, a :class:`~mmhssl.models.MaskedVisionTransformer`.
-        neck (dict, optional): Auxiliary head. Defaults to None (plain iBOT).
-        head (dict): Projector, e.g. :class:`~mmhssl.models.HSSLProjector`.
-        loss (dict): Objective, e.g. :class:`~mmhssl.models.IBOTLoss`.
+        backbone (dict): Base model: :class:`~mmhssl.models.MaskedVisionTransformer`, an
+            mmpretrain ``ResNet``, or a pooled ``VisionTransformer``.
+        head (dict): Projector, e.g. :class:`~mmhssl.models.HSSLProjector` (iBOT, DINO) or
+            :class:`~mmhssl.models.MoCoV3Projector`.
+        loss (dict): The SSL objective.
+        neck (dict, optional): Auxiliary head. Defaults to None (plain method).
+        aux_input (str, optional): Which base features feed the auxiliary head: ``'pre_norm'``
+            (ViT tokens before the final LayerNorm, the reference) or ``'post_norm'`` (the base
+            output). Defaults to None (``'pre_norm'`` for transformers, the output for CNNs).
         base_momentum (float): Initial teacher momentum; a schedule hook raises it during training.
             Defaults to 0.996.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
@@ -40,6 +63,7 @@ class HSSLAlgorithm(BaseSelfSupervisor):
                  head: dict,
                  loss: dict,
                  neck: Optional[dict] = None,
+                 aux_input: Optional[str] = None,
                  base_momentum: float = 0.996,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -47,26 +71,52 @@ class HSSLAlgorithm(BaseSelfSupervisor):
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.loss_module = MODELS.build(loss)
         self.momentum = base_momentum
+        self.adapter = BaseAdapter(self.backbone, aux_input)
         self._check_compatible()
         self.teacher = nn.ModuleDict(
             dict(backbone=make_teacher(self.backbone), head=make_teacher(self.head)))
         if self.with_neck:
             self.teacher['neck'] = make_teacher(self.neck)
 
+    def wiring(self) -> Tuple[Tuple[str, ...], str]:
+        """The student image-level outputs and the teacher output they all learn from.
+
+        Returns:
+            tuple: ``(('base', 'aux'), 'aux')`` with an auxiliary head (HSSL), else
+            ``(('base', ), 'base')`` (the plain method).
+        """
+        return (('base', 'aux'), 'aux') if self.with_neck else (('base', ), 'base')
+
     def _check_compatible(self) -> None:
-        base, width = type(self.backbone).__name__, getattr(self.backbone, 'embed_dims', None)
-        if not hasattr(self.backbone, 'forward_tokens'):
-            raise TypeError(f'HSSLAlgorithm: backbone {base} has no forward_tokens(); use '
-                            'MaskedVisionTransformer.')
+        """Fail at build time, naming the modules, when the parts cannot work together."""
+        base, head = self.adapter.base_name, type(self.head).__name__
+        width = self.adapter.channels
+        if getattr(self.head, 'in_channels', width) != width:
+            raise ValueError(f'HSSLAlgorithm: projector {head} expects {self.head.in_channels} '
+                             f'channels but backbone {base} produces {width}; set '
+                             f'head.in_channels={width}.')
         if self.with_neck:
             aux = type(self.neck).__name__
-            if getattr(self.neck, 'input_type', None) != 'token_grid':
-                raise TypeError(f'HSSLAlgorithm: auxiliary head {aux} does not take the token grid '
-                                f'that backbone {base} produces.')
-            if self.neck.in_channels != width:
+            self.adapter.check_aux_head(self.neck)
+            if getattr(self.head, 'with_aux', True) is False:
+                raise ValueError(f'HSSLAlgorithm: auxiliary head {aux} is configured but projector '
+                                 f'{head} has no auxiliary branch; set head.with_aux=True.')
+            aux_width = getattr(self.neck, 'out_channels', self.neck.in_channels)
+            if getattr(self.head, 'aux_in_channels', aux_width) != aux_width:
                 raise ValueError(
-                    f'HSSLAlgorithm: auxiliary head {aux} expects {self.neck.in_channels} channels '
-                    f'but backbone {base} produces {width}; set neck.in_channels={width}.')
+                    f'HSSLAlgorithm: projector {head} expects auxiliary outputs of '
+                    f'{self.head.aux_in_channels} channels but auxiliary head {aux} produces '
+                    f'{aux_width}; set head.aux_in_channels={aux_width}.')
+        elif getattr(self.head, 'with_aux', False):
+            raise ValueError(f'HSSLAlgorithm: no auxiliary head (neck=None, the plain baseline) '
+                             f'but projector {head} has auxiliary parameters; set '
+                             'head.with_aux=False.')
+        if getattr(self.loss_module, 'with_patch', False) and not self.adapter.supports_mask:
+            raise ValueError(
+                f'HSSLAlgorithm: {type(self.loss_module).__name__} trains masked image modeling, '
+                f'which needs a base with a mask token, but {base} cannot mask its input. Use '
+                'MaskedVisionTransformer(with_mask_token=True), or DINOLoss / MoCoV3Loss (no '
+                'masks) for this base.')
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -77,23 +127,62 @@ class HSSLAlgorithm(BaseSelfSupervisor):
     def train(self, mode: bool = True) -> 'HSSLAlgorithm':
         super().train(mode)
         self.teacher.eval()  # never drop-path or dropout in the teacher
+        if mode:
+            # Batch norms of the momentum encoder normalise with batch statistics, as in MoCo v3
+            # and DINO (ResNet); its running statistics would lag behind the EMA weights.
+            for m in self.teacher.modules():
+                if isinstance(m, _BatchNorm):
+                    m.train()
         return self
 
-    def _encode(self, backbone: nn.Module, neck: Optional[nn.Module], head: nn.Module,
-                images: torch.Tensor, mask: Optional[torch.Tensor], with_patch: bool
-                ) -> Dict[str, torch.Tensor]:
-        """Base and auxiliary CLS logits, and base patch logits when ``with_patch``."""
-        pre_norm, tokens, (h, w) = backbone.forward_tokens(images, mask)
-        out = {}
-        if with_patch:
-            logits = head(tokens)
-            out['base_cls'], out['base_patch'] = logits[:, 0], logits[:, 1:]
-        else:
-            out['base_cls'] = head(tokens[:, 0])
-        if neck is not None:
-            grid = pre_norm[:, 1:].transpose(1, 2).reshape(pre_norm.shape[0], -1, h, w)
-            out['aux_cls'] = head(neck(grid)['cls'], aux=True)
-        return out
+    @torch.no_grad()
+    def update_teacher(self) -> None:
+        """EMA step ``teacher = m * teacher + (1 - m) * student`` with ``m = self.momentum``.
+
+        The only place the teacher changes; called once per training step, before the teacher
+        forward.
+        """
+        for name, module in self.teacher.items():
+            ema_update_(module, getattr(self, name), self.momentum)
+
+    def _encode(self, parts: Dict[str, nn.Module], images: torch.Tensor,
+                mask: Optional[torch.Tensor], outputs: Sequence[str],
+                student: bool) -> Dict[str, torch.Tensor]:
+        """Projected ``outputs`` (``base``, ``aux``, ``base_patch``) of one batch of images."""
+        feats = self.adapter(parts['backbone'], images, mask)
+        head, out = parts['head'], {}
+        if 'base_patch' in outputs:
+            logits = head(feats.tokens, student=student)
+            out['base'], out['base_patch'] = logits[:, 0], logits[:, 1:]
+        elif 'base' in outputs:
+            out['base'] = head(feats.cls, student=student)
+        if 'aux' in outputs:
+            # Only the pooled auxiliary output is projected: no loss uses auxiliary patch tokens.
+            out['aux'] = head(parts['neck'](feats.aux_input)['cls'], aux=True, student=student)
+        return {k: v for k, v in out.items() if k in outputs}
+
+    def _encode_views(self, parts: Dict[str, nn.Module], views: List[torch.Tensor],
+                      masks: Optional[List[torch.Tensor]], outputs: Sequence[str],
+                      student: bool) -> Dict[str, List[torch.Tensor]]:
+        """Encode views, batched by size unless the objective wants one pass per view.
+
+        Returns:
+            dict[str, list[Tensor]]: Per output, one tensor per view.
+        """
+        groups: List[List[int]] = []
+        for i, x in enumerate(views):
+            if (groups and not getattr(self.loss_module, 'separate_views', False)
+                    and x.shape[-2:] == views[groups[-1][0]].shape[-2:]):
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        result = defaultdict(list)
+        for group in groups:
+            mask = torch.cat([masks[i] for i in group]) if masks is not None else None
+            out = self._encode(parts, torch.cat([views[i] for i in group]), mask, outputs, student)
+            for k, v in out.items():
+                result[k] += list(v.split(views[group[0]].shape[0]))
+        return result
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -103,44 +192,42 @@ class HSSLAlgorithm(BaseSelfSupervisor):
             inputs (list[Tensor]): Views ``(B, C, H, W)``: the global views (same size) first,
                 then optional local views.
             data_samples (list[DataSample]): Per image; ``mask`` ``(G, h, w)`` holds the block
-                masks of the G global views.
+                masks of the G global views (iBOT only).
 
         Returns:
-            dict[str, Tensor]: ``loss_cls_base``, ``loss_cls_aux`` (HSSL) and ``loss_mim``.
+            dict[str, Tensor]: The objective's losses, one per student branch (e.g.
+            ``loss_cls_base``, ``loss_cls_aux``), plus ``loss_mim`` for iBOT.
         """
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             raise ValueError('HSSLAlgorithm needs at least two views per image (use the '
-                             'MultiCropWithMasks transform).')
+                             'MultiCropWithMasks or MultiView transform).')
         masks = None
         if 'mask' in data_samples[0]:
-            masks = torch.stack([ds.mask for ds in data_samples]).to(inputs[0].device).bool()
-            n_global = masks.shape[1]
+            if not getattr(self.loss_module, 'with_patch', False):
+                raise ValueError(f'The pipeline produces masks but {type(self.loss_module).__name__}'
+                                 ' has no masked-image term; remove mask_cfg from the pipeline.')
+            stacked = torch.stack([ds.mask for ds in data_samples]).to(inputs[0].device).bool()
+            masks = [stacked[:, v].flatten(1) for v in range(stacked.shape[1])]
+            n_global = len(masks)
         else:
             n_global = sum(1 for x in inputs if x.shape[-2:] == inputs[0].shape[-2:])
-        globals_, locals_ = inputs[:n_global], inputs[n_global:]
+        globals_, locals_ = list(inputs[:n_global]), list(inputs[n_global:])
         if any(x.shape[-2:] != globals_[0].shape[-2:] for x in globals_):
             raise ValueError('All global views must have the same size.')
-        B = globals_[0].shape[0]
-        use_mim = masks is not None
-        flat_mask = masks.transpose(0, 1).flatten(0, 1).flatten(1) if use_mim else None
+        students, target = self.wiring()
+        dense = ['base_patch'] if masks is not None else []
 
+        self.update_teacher()
+        teacher = dict(self.teacher.items())
         with torch.no_grad():
-            for name, module in self.teacher.items():
-                ema_update_(module, getattr(self, name), self.momentum)
-            t = self._encode(self.teacher['backbone'], self.teacher['neck'] if self.with_neck
-                             else None, self.teacher['head'], torch.cat(globals_), None, use_mim)
-        s = self._encode(self.backbone, self.neck if self.with_neck else None, self.head,
-                         torch.cat(globals_), flat_mask, use_mim)
-        branches = ['base', 'aux'] if self.with_neck else ['base']
-        student_cls = {b: list(s[f'{b}_cls'].split(B)) for b in branches}
+            t = self._encode_views(teacher, globals_, None, [target] + dense, student=False)
+        parts = dict(backbone=self.backbone, neck=self.neck, head=self.head)
+        s = self._encode_views(parts, globals_, masks, list(students) + dense, student=True)
         if locals_:
-            sl = self._encode(self.backbone, self.neck if self.with_neck else None, self.head,
-                              torch.cat(locals_), None, False)
-            for b in branches:
-                student_cls[b] += list(sl[f'{b}_cls'].split(B))
-        teacher_cls = t['aux_cls' if self.with_neck else 'base_cls'].split(B)
+            for k, v in self._encode_views(parts, locals_, None, students, student=True).items():
+                s[k] += v
         kwargs = {}
-        if use_mim:
-            kwargs = dict(student_patch=s['base_patch'].split(B),
-                          teacher_patch=t['base_patch'].split(B), masks=flat_mask.split(B))
-        return self.loss_module(student_cls, list(teacher_cls), **kwargs)
+        if dense:
+            kwargs = dict(student_patch=s['base_patch'], teacher_patch=t['base_patch'],
+                          masks=masks)
+        return self.loss_module({b: s[b] for b in students}, t[target], **kwargs)

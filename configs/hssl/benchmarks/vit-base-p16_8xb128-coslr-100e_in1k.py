@@ -1,0 +1,14 @@
+# Fine-tuning on ImageNet-1k of an HSSL-pretrained ViT-B/16 for 100 epochs with layer-wise lr decay
+# (0.65), the MAE fine-tuning recipe that the HSSL authors use (RandAugment, mixup/cutmix, label
+# smoothing, drop path 0.1, AdamW lr 2e-3 at batch 8 x 128). The classifier reads the class token
+# after the final norm, so every pretrained parameter is used.
+#   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_vit-base-p16-<hash>.pth
+_base_ = ['mmpretrain::mae/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py']
+custom_imports = dict(imports=['mmhssl'], allow_failed_imports=False)
+
+checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the file written by extract_backbone.py
+model = dict(
+    backbone=dict(
+        out_type='cls_token',
+        final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))

@@ -1,0 +1,11 @@
+# Fine-tuning of an HSSL-pretrained ViT-S/16 (384 wide, 6 heads) for 100 epochs; the ViT-B/16
+# recipe with a milder layer-wise lr decay (0.75) for the smaller model.
+_base_ = ['./vit-base-p16_8xb128-coslr-100e_in1k.py']
+
+checkpoint = 'pretrain/hssl_vit-small-p16.pth'  # the file written by extract_backbone.py
+model = dict(
+    backbone=dict(
+        arch='deit-small',
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    head=dict(in_channels=384))
+optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75))

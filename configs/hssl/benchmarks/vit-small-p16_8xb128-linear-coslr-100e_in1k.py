@@ -1,0 +1,9 @@
+# Linear probe of an HSSL-pretrained ViT-S/16 (384 wide, 6 heads); otherwise the ViT-B/16 recipe.
+_base_ = ['./vit-base-p16_8xb128-linear-coslr-100e_in1k.py']
+
+checkpoint = 'pretrain/hssl_vit-small-p16.pth'  # the file written by extract_backbone.py
+model = dict(
+    backbone=dict(
+        arch='deit-small',
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    head=dict(in_channels=384))

@@ -1,0 +1,49 @@
+"""Linear-probe accuracy of a backbone's frozen features, with a small learning-rate sweep.
+
+``python tools/benchmarks/linear_probe.py CONFIG CHECKPOINT [--part teacher|student]
+[--feature cls|patch|concat] [--num-blocks 4] [--lrs 0.001 0.01 0.1 1.0] [--epochs 50]
+[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--out RESULT.json]``
+
+The learning rate is chosen on a held-out part of the train split, the classifier is retrained on
+the whole train split and evaluated once on the test split. Checkpoints and data as for knn.py.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from knn import add_common_args, describe, load_config  # noqa: E402
+from mmhssl.evaluation import features_from_config, linear_probe, write_json  # noqa: E402
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_common_args(parser)
+    parser.add_argument('--lrs', type=float, nargs='+', default=[0.001, 0.01, 0.1, 1.0],
+                        help='learning rates to try (SGD, momentum 0.9, cosine)')
+    parser.add_argument('--epochs', type=int, default=50)
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--weight-decay', type=float, default=0.0)
+    parser.add_argument('--val-fraction', type=float, default=0.1,
+                        help='part of the train split held out to choose the learning rate')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    feats = features_from_config(load_config(args), args.checkpoint, args.part, args.feature,
+                                 args.num_blocks, args.device, progress=True)
+    (xtr, ytr), (xte, yte) = feats['train'], feats['test']
+    num_classes = len(feats['classes']) if feats['classes'] else None
+    print(f'Training linear classifiers ({len(args.lrs)} learning rates, {args.epochs} epochs)')
+    result = linear_probe(xtr, ytr, xte, yte, num_classes, args.lrs, args.epochs,
+                          args.batch_size, args.weight_decay, args.val_fraction, args.seed)
+    report = dict(describe(args, feats), linear_probe=result)
+    out = args.out or osp.splitext(args.checkpoint)[0] + f'_linear_{args.feature}.json'
+    write_json(out, report)
+    top5 = 'n/a' if result['top5'] is None else f'{result["top5"]:.2f}'
+    print(f'linear probe (lr {result["lr"]}): top-1 {result["top1"]:.2f}  top-5 {top5}')
+    print(f'written {out}')
+    return report
+
+
+if __name__ == '__main__':
+    main()

@@ -3,18 +3,27 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmhssl-env-v1
+FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: env demo test clean
+.PHONY: env data demo test clean
 
 env: $(STAMP)
 
 $(STAMP): tools/setup_env.sh requirements/constraints.txt setup.cfg
 	VENV=$(VENV) bash tools/setup_env.sh
 
+# Fashion-MNIST (real labeled photos, MIT) from Debian's dataset-fashion-mnist package, for the
+# evaluation tests and benchmark.
+data: $(FMNIST)
+
+$(FMNIST):
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist
+
 demo: env
 	$(PY) tools/demo.py
 
-test: env
+test: env data
 	$(PY) -m pytest -q tests
 
 clean:

@@ -48,8 +48,8 @@ class LayoutError(ValueError):
 
 
 def _pattern(template: str) -> 're.Pattern':
-    body = re.escape(template).replace(r'\{i\}', r'(?P<i>\d+)').replace(r'\{p\}',
-                                                                         r'(?P<p>weight|bias)')
+    body = re.escape(template).replace(r'\{i\}', r'(?P<i>\d+)')
+    body = body.replace(r'\{p\}', r'(?P<p>weight|bias)')
     return re.compile(f'^{body}$')
 
 

@@ -466,7 +466,13 @@ def _backbone_state(state: Dict[str, torch.Tensor], part: str) -> Dict[str, torc
 
 def _load_into(module: torch.nn.Module, state: Dict[str, torch.Tensor], what: str,
                allowed_missing=()) -> None:
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches are raised even when strict=False
+        detail = next((line.strip() for line in str(e).splitlines() if 'size mismatch' in line),
+                      str(e).splitlines()[0])
+        raise ValueError(f'The checkpoint does not match the {what}: {detail} Was it trained '
+                         'with another config?') from None
     missing = [k for k in missing if k not in allowed_missing]
     if missing or unexpected:
         raise ValueError(f'The checkpoint does not match the {what}: missing {missing[:5]}'

@@ -81,6 +81,7 @@ def convert_official(checkpoint, part: Optional[str] = None, img_size: Optional[
         LayoutError: The weights are not a complete ViT.
     """
     raw, source = select_official_weights(checkpoint, part)
+
     def strip(key: str) -> str:
         return key[len('module.'):] if key.startswith('module.') else key
 

@@ -21,7 +21,7 @@ _IMAGES_MAGIC, _LABELS_MAGIC = 0x00000803, 0x00000801
 
 
 def find_idx_file(data_root: str, name: str) -> str:
-    """Path of ``name`` or ``name.gz`` in ``data_root``; raises a clear error when neither exists."""
+    """Path of ``name.gz`` or ``name`` in ``data_root``; a clear error when neither exists."""
     for candidate in (osp.join(data_root, name + '.gz'), osp.join(data_root, name)):
         if osp.isfile(candidate):
             return candidate
@@ -69,8 +69,8 @@ class LocalFashionMNIST(BaseDataset):
     IDX files where the Debian package ``dataset-fashion-mnist`` puts them, and it can select a
     deterministic subset (some classes, the first ``num_per_class`` images of each class in file
     order). Each item has ``img`` (``uint8``, ``(28, 28, 3)`` with the gray value replicated so
-    colour transforms and 3-channel models apply unchanged, or ``(28, 28)`` with ``channels=1``)
-    and ``gt_label``.
+    colour transforms and 3-channel models apply unchanged, or ``(28, 28)`` with ``channels=1``),
+    ``gt_label`` and ``file_index`` (the image's position in the IDX file).
 
     Args:
         data_root (str): Folder of the IDX files. Defaults to the Debian package's folder.
@@ -157,16 +157,16 @@ class LocalFashionMNIST(BaseDataset):
             if self.num_per_class is not None:
                 if len(idx) < self.num_per_class:
                     raise ValueError(
-                        f'LocalFashionMNIST: num_per_class={self.num_per_class} but the {self.split}'
-                        f' split has only {len(idx)} images of class '
+                        f'LocalFashionMNIST: num_per_class={self.num_per_class} but the '
+                        f'{self.split} split has only {len(idx)} images of class '
                         f'{FASHIONMNIST_CATEGORITES[class_id]!r}.')
                 idx = idx[:self.num_per_class]
             for i in idx:
-                data_list.append(dict(sample_idx=int(i), gt_label=new_label))
+                data_list.append(dict(file_index=int(i), gt_label=new_label))
         # Keep the file order (already shuffled), not blocks of one class.
-        data_list.sort(key=lambda d: d['sample_idx'])
+        data_list.sort(key=lambda d: d['file_index'])
         for d in data_list:
-            img = images[d['sample_idx']]
+            img = images[d['file_index']]
             img = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2)) if (
                 self.channels == 3) else img.copy()
             d.update(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])

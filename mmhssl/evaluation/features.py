@@ -15,13 +15,23 @@ from ..utils.checkpoint import load_checkpoint_file
 FEATURES = ('cls', 'patch', 'concat')
 
 
+class MissingEntryError(KeyError):
+    """A checkpoint lacks backbone weights, or a config lacks what evaluation needs.
+
+    A ``KeyError`` (as :func:`mmhssl.apis.extract_backbone` raises) whose message prints unquoted.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ''
+
+
 def _state_dict_of(checkpoint) -> dict:
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
         return checkpoint['state_dict']
     if isinstance(checkpoint, dict) and all(torch.is_tensor(v) for v in checkpoint.values()):
         return checkpoint  # a bare state dict
-    raise KeyError('The checkpoint holds neither a "state_dict" nor a plain dict of tensors, so it '
-                   'has no backbone weights to evaluate.')
+    raise MissingEntryError('The checkpoint holds neither a "state_dict" nor a plain dict of '
+                            'tensors, so it has no backbone weights to evaluate.')
 
 
 def backbone_state_dict(checkpoint, backbone: nn.Module, part: str = 'teacher') -> dict:
@@ -54,9 +64,9 @@ def backbone_state_dict(checkpoint, backbone: nn.Module, part: str = 'teacher') 
     if own & set(state):
         return dict(state)
     parts = sorted({k.split('.')[0] for k in state})
-    raise KeyError(f'The checkpoint has no backbone weights: no keys start with '
-                   f'{PARTS[part]!r} or "backbone." and none match the backbone\'s own names; its '
-                   f'top-level parts are {parts}.')
+    raise MissingEntryError(f'The checkpoint has no backbone weights: no keys start with '
+                            f'{PARTS[part]!r} or "backbone." and none match the backbone\'s own '
+                            f'names; its top-level parts are {parts}.')
 
 
 def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') -> nn.Module:
@@ -77,13 +87,21 @@ def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') ->
     backbone_cfg.pop('init_cfg', None)  # the checkpoint provides all weights
     backbone = MODELS.build(backbone_cfg)
     state = backbone_state_dict(load_checkpoint_file(checkpoint), backbone, part)
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise MissingEntryError(
+            f'The backbone weights in {checkpoint!r} do not fit the config\'s '
+            f'{backbone_cfg.get("type")}: {str(e).splitlines()[-1].strip()} Check that the config '
+            'matches the checkpoint.') from None
     missing = [k for k in missing if k not in PRETRAIN_ONLY_KEYS]
     if missing or unexpected:
-        raise KeyError(f'The backbone weights in {checkpoint!r} do not fit the config\'s '
-                       f'{backbone_cfg.get("type")}: missing {missing[:8]}, unexpected '
-                       f'{unexpected[:8]}. Check that the config matches the checkpoint.')
-    return backbone.eval()
+        raise MissingEntryError(
+            f'The backbone weights in {checkpoint!r} do not fit the config\'s '
+            f'{backbone_cfg.get("type")}: missing {missing[:8]}, unexpected {unexpected[:8]}. '
+            'Check that the config matches the checkpoint.')
+    backbone.eval()  # some backbones' train() does not return the module
+    return backbone
 
 
 def _final_norm(backbone: nn.Module) -> nn.Module:
@@ -259,11 +277,13 @@ def features_from_config(cfg, checkpoint: str, part: str = 'teacher', feature: s
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     loaders = cfg.get('eval_dataloaders')
     if not loaders or 'train' not in loaders or 'test' not in loaders:
-        raise KeyError('The config has no eval_dataloaders with "train" and "test" entries (the '
-                       'labeled splits for kNN / linear probing); add them to the config or pass '
-                       'a data config that defines them.')
+        raise MissingEntryError(
+            'The config has no eval_dataloaders with "train" and "test" entries (the labeled '
+            'splits for kNN / linear probing); add them to the config or pass a data config that '
+            'defines them.')
     if 'backbone' not in cfg.get('model', {}):
-        raise KeyError('The config has no model.backbone to build the feature extractor from.')
+        raise MissingEntryError('The config has no model.backbone to build the feature extractor '
+                                'from.')
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     backbone = load_backbone(cfg.model.backbone, checkpoint, part).to(device)
     pre_cfg = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or dict(

@@ -30,7 +30,9 @@ def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, lr
     Returns:
         torch.nn.Linear: The trained classifier.
     """
-    head = torch.nn.Linear(feats.shape[1], num_classes).to(feats.device)
+    # skip_init: nn.Linear's default init would draw from the global generator.
+    head = torch.nn.utils.skip_init(torch.nn.Linear, feats.shape[1], num_classes,
+                                    device=feats.device)
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
     optim = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum,

@@ -72,7 +72,7 @@ def test_list_models(env):
     assert SHIPPED in list_models()
     assert list_models('ZOO-TEST_*') == ['zoo-test_corrupt', 'zoo-test_official', 'zoo-test_tiny',
                                          'zoo-test_unpublished']
-    assert list_models('*vit-base*100e*') == [SHIPPED]
+    assert list_models('HSSL-IBOT_vit-base*100e*') == [SHIPPED]
     with pytest.raises(KeyError, match='Did you mean zoo-test_tiny'):
         get_model_info('zoo-test_tin')
 
@@ -189,6 +189,16 @@ def test_pretrained_path_and_url(zoo, env, tmp_path):
     with pytest.raises(ChecksumError):
         get_model('zoo-test_unpublished', pretrained=zoo['server'].url('bad-0123abcd.pth'),
                   progress=False)
+
+
+def test_checkpoint_of_another_architecture_is_refused(zoo, env, tmp_path):
+    path = str(tmp_path / 'wide.pth')
+    wide = MODELS.build(tiny_model_cfg(embed_dims=48))
+    save_checkpoint_atomic(dict(state_dict=wide.state_dict()), path)
+    with pytest.raises(ValueError, match='does not match the backbone of zoo-test_tiny'):
+        get_model('zoo-test_tiny', pretrained=path, backbone_only=True)
+    with pytest.raises(ValueError, match='does not match the model zoo-test_tiny'):
+        get_model('zoo-test_tiny', pretrained=path)
 
 
 def test_zoo_scheme_in_init_cfg(zoo, env):

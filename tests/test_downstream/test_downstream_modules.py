@@ -19,17 +19,18 @@ def build_in_scope(scope: str, registry_name: str, cfg: dict):
 
 
 def test_simple_feature_pyramid_builds_from_mmdet_and_makes_strides_4_to_64():
-    neck = build_in_scope('mmdet', 'MODELS', dict(type='SimpleFeaturePyramid', in_channels=64,
-                                                  out_channels=32))
+    neck = build_in_scope('mmdet', 'MODELS',
+                          dict(type='SimpleFeaturePyramid', in_channels=64, out_channels=32))
     assert isinstance(neck, SimpleFeaturePyramid)
     x = torch.randn(2, 64, 6, 8)  # a stride-16 map of a 96x128 image
     outs = neck((torch.randn(2, 64, 6, 8), x))  # only the last map is used
-    assert [tuple(o.shape) for o in outs] == [(2, 32, 24, 32), (2, 32, 12, 16), (2, 32, 6, 8),
-                                               (2, 32, 3, 4), (2, 32, 2, 2)]
+    shapes = [tuple(o.shape) for o in outs]
+    assert shapes == [(2, 32, 24, 32), (2, 32, 12, 16), (2, 32, 6, 8), (2, 32, 3, 4),
+                      (2, 32, 2, 2)]
     # Norms are mmpretrain's channel-wise LayerNorm2d: each output pixel is normalised.
     pixel = outs[2][0, :, 1, 1]
-    assert abs(float(pixel.mean())) < 1e-4 and math.isclose(float(pixel.var(unbiased=False)), 1,
-                                                            rel_tol=1e-2)
+    assert abs(float(pixel.mean())) < 1e-4
+    assert math.isclose(float(pixel.var(unbiased=False)), 1, rel_tol=1e-2)
     # The x4 level upsamples with two transposed convolutions, halving the channels each time.
     assert [m.out_channels for m in neck.resample[0] if isinstance(m, nn.ConvTranspose2d)] == [
         32, 16]

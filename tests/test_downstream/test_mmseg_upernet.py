@@ -1,4 +1,5 @@
-"""The shipped mmseg UperNet config on our weights: every backbone parameter loaded, one real step."""
+"""The shipped mmseg UperNet config on exported weights: every backbone parameter loaded, one
+training iteration on the coins photo with its coin masks."""
 import copy
 import math
 import os.path as osp

@@ -38,7 +38,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=128,
+    batch_size=64,
     num_workers=2,
     persistent_workers=True,
     pin_memory=False,

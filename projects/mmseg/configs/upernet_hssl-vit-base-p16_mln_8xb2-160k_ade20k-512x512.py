@@ -1,5 +1,6 @@
 # UperNet + multi-level neck on ADE20K (512x512 crops, 160k iterations, 8 GPUs x 2 images) with an
-# HSSL-pretrained ViT-B/16 and layer-wise lr decay. Only the backbone's init_cfg points at our weights:
+# HSSL-pretrained ViT-B/16 and layer-wise lr decay. Only the backbone's init_cfg points at our
+# weights:
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_vit-base-p16.pth
 #   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_vit-base-p16-<hash>.pth
 # The backbone is mmpretrain's VisionTransformer (mmseg's own ViT ignores init_cfg.prefix and names

@@ -1,6 +1,9 @@
 """HSSL with iBOT, DINO and MoCo v3 on ViT and ResNet bases, built from the shipped configs."""
 import glob
 import os.path as osp
+import random
+
+import numpy as np
 
 import pytest
 import torch
@@ -52,6 +55,15 @@ ALL_CONFIGS = sorted(osp.splitext(osp.basename(p))[0]
                      for p in glob.glob(osp.join(CFG_DIR, '*.py')))
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    # These tiny models run fastest on one thread; several threads oversubscribe shared cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny(name: str) -> Config:
     """The real config with CPU-sized widths, 64/32 px crops, 2 local crops and no AMP."""
     cfg = Config.fromfile(osp.join(CFG_DIR, name + '.py'))
@@ -99,6 +111,14 @@ def tiny(name: str) -> Config:
     return cfg
 
 
+def pipeline_of(cfg: Config) -> list:
+    """The training pipeline, inside however many dataset wrappers."""
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset:
+        dataset = dataset.dataset
+    return dataset.pipeline
+
+
 def build(cfg: Config, seed: int = 0):
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
@@ -116,19 +136,31 @@ def plain_base(backbone_cfg: dict) -> torch.nn.Module:
 
 @pytest.mark.parametrize('name', TRAINED)
 def test_config_trains_on_photos_and_loss_decreases(name, photos_dir):
+    """Fit one fixed batch of real photos (the config's own pipeline, optimizer and model)."""
     cfg = tiny(name)
     dataset = DATASETS.build(dict(type='UnlabeledImageFolder', data_root=photos_dir,
-                                  pipeline=cfg.train_dataloader.dataset.pipeline))
+                                  pipeline=pipeline_of(cfg)))
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
     batch = default_collate([dataset[i] for i in range(6)])
     model = build(cfg)
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    losses = [model.train_step(batch, optim_wrapper)['loss'].item() for _ in range(5)]
-    assert all(map(torch.isfinite, torch.tensor(losses))), losses
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    # On a fixed batch a centred objective rises again once the center has caught up with the
+    # teacher's mean (flatter targets), so it is judged early; InfoNCE at T=1 learns slower.
+    steps = 10 if 'mocov3' in name else 5
+    logs = [model.train_step(batch, optim_wrapper) for _ in range(steps)]
+    losses = [log['loss'].item() for log in logs]
+    assert np.isfinite(losses).all(), losses
     assert losses[-1] < losses[0], losses
-    # The objective's terms: one per student branch, both branches learning.
-    assert model.neck.blocks[0] is not None
+    # One loss term per student branch, base and auxiliary, both from the teacher's aux output.
+    assert {k.rsplit('_', 1)[-1] for k in logs[-1] if k != 'loss'} >= {'base', 'aux'}
+    # The teacher follows by EMA only.
     assert all(p.grad is None for p in model.teacher.parameters())
+    assert any(not torch.equal(v, model.teacher.state_dict()[k]) for k, v in before.items()
+               if v.is_floating_point())
 
 
 def test_every_shipped_hssl_config_is_covered():
@@ -314,9 +346,9 @@ def test_baseline_projector_with_aux_branch_fails_at_build():
 def test_aux_input_knob_selects_pre_or_post_norm_tokens():
     from mmpretrain.structures import DataSample  # noqa: F401
     cfg = tiny('hssl-dino_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k')
-    pre = build(cfg)
+    pre = build(cfg).eval()
     cfg.model.aux_input = 'post_norm'
-    post = build(cfg)
+    post = build(cfg).eval()
     x = torch.randn(2, 3, 64, 64)
     a, b = pre.adapter(pre.backbone, x), post.adapter(post.backbone, x)
     raw, normed, _ = pre.backbone.forward_tokens(x)

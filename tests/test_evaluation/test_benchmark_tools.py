@@ -1,0 +1,84 @@
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+from fashion_mnist_utils import ROOT, fmnist_root
+from mmhssl.evaluation import knn_accuracy, linear_probe
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+
+import knn as knn_tool  # noqa: E402
+import linear_probe as linear_tool  # noqa: E402
+
+# Two very different real classes, 100 training and 100 test images each.
+EASY = ['--cfg-options', "eval_dataloaders.train.dataset.classes=['Trouser','Bag']",
+        'eval_dataloaders.train.dataset.num_per_class=100',
+        "eval_dataloaders.test.dataset.classes=['Trouser','Bag']",
+        'eval_dataloaders.test.dataset.num_per_class=100']
+
+
+def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
+    cfg_file, ckpt = trained_run
+    out = str(tmp_path / 'knn.json')
+    report = knn_tool.main([cfg_file, ckpt, '--k', '10', '20', '--out', out, '--device', 'cpu']
+                           + EASY)
+    with open(out) as f:
+        assert json.load(f) == report
+    assert report['classes'] == ['Trouser', 'Bag'] and report['num_test'] == 200
+    assert [r['k'] for r in report['knn']] == [10, 20]
+    for r in report['knn']:
+        assert r['top1'] > 90 and r['top5'] is None  # chance is 50
+    assert report['environment']['torch'] == torch.__version__
+    # The same labels with features that carry no information: close to chance.
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(200) % 2
+    noise = knn_accuracy(torch.randn(200, 32, generator=g), labels,
+                         torch.randn(200, 32, generator=g), labels)
+    assert 35 < noise['top1'] < 65
+
+
+def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
+    cfg_file, ckpt = trained_run
+    out = str(tmp_path / 'linear.json')
+    report = linear_tool.main([cfg_file, ckpt, '--feature', 'concat', '--num-blocks', '2',
+                               '--lrs', '0.01', '0.1', '--epochs', '20', '--out', out] + EASY)
+    assert osp.isfile(out) and report['feature_dim'] == 64
+    result = report['linear_probe']
+    assert result['top1'] > 90 and result['lr'] in (0.01, 0.1)
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(200) % 2
+    noise = linear_probe(torch.randn(200, 64, generator=g), labels,
+                         torch.randn(200, 64, generator=g), labels, lrs=(0.01, 0.1), epochs=20)
+    assert 35 < noise['top1'] < 65
+
+
+def test_fashion_mnist_benchmark_writes_table_json_and_plot(tmp_path):
+    fmnist_root()
+    import fashion_mnist as bench
+    out = str(tmp_path / 'results' / 'fmnist')
+    report = bench.main(['--epochs', '1', '--num-per-class', '3', '--test-num-per-class', '2',
+                         '--online-num-per-class', '4', '2', '--linear-epochs', '2',
+                         '--batch-size', '16', '--num-workers', '0',
+                         '--work-dir', str(tmp_path / 'work'), '--out', out])
+    assert [(r['method'], r['seed']) for r in report['runs']] == [('HSSL-iBOT', 0), ('iBOT', 0)]
+    for run in report['runs']:
+        assert [round(e, 3) for e, _ in run['online_knn']] == [0.0, 1.0]
+        assert run['knn']['num_train'] == 30 and run['knn']['num_test'] == 20
+    assert report['raw_pixels']['knn']['num_train'] == 30
+    with open(out + '.md') as f:
+        table = f.read()
+    for row in ('| Raw pixels | - |', '| HSSL-iBOT | 0 |', '| iBOT | 0 |', 'torch ', 'Command:'):
+        assert row in table
+    with open(out + '.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    with open(out + '.json') as f:
+        assert json.load(f)['setting']['epochs'] == 1
+
+
+def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):
+    cfg_file, _ = trained_run
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        knn_tool.main([cfg_file, str(tmp_path / 'nope.pth')])

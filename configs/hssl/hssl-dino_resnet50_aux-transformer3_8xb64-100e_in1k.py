@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-train_dataloader = dict(batch_size=64)
+train_dataloader = dict(batch_size=64, drop_last=True)  # batch norms in the head
 optim_wrapper = dict(optimizer=dict(lr=0.3 * 512 / 256))
 auto_scale_lr = dict(base_batch_size=512)
 custom_hooks = [

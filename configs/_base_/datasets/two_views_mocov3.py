@@ -28,4 +28,6 @@ train_pipeline = [
     dict(type='MultiView', num_views=[1, 1], transforms=[view1, view2]),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
+# Batch norms in the projector and predictor need more than one image per batch (and MoCo v3 drops
+# the last incomplete batch).
+train_dataloader = dict(drop_last=True, dataset=dict(dataset=dict(pipeline=train_pipeline)))

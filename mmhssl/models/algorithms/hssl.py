@@ -204,8 +204,9 @@ class HSSLAlgorithm(BaseSelfSupervisor):
         masks = None
         if 'mask' in data_samples[0]:
             if not getattr(self.loss_module, 'with_patch', False):
-                raise ValueError(f'The pipeline produces masks but {type(self.loss_module).__name__}'
-                                 ' has no masked-image term; remove mask_cfg from the pipeline.')
+                raise ValueError(f'The pipeline produces masks but '
+                                 f'{type(self.loss_module).__name__} has no masked-image term; '
+                                 'remove mask_cfg from the pipeline.')
             stacked = torch.stack([ds.mask for ds in data_samples]).to(inputs[0].device).bool()
             masks = [stacked[:, v].flatten(1) for v in range(stacked.shape[1])]
             n_global = len(masks)

@@ -14,8 +14,9 @@ class MaskedVisionTransformer(VisionTransformer):
     """mmpretrain's :class:`VisionTransformer` with a learned mask token and two outputs.
 
     Masked patches are replaced by ``mask_token`` after the patch embedding and *before* the
-    position embedding is added, as in iBOT. Apart from ``mask_token`` the parameters and their names
-    are those of the plain ``VisionTransformer``, so the trained weights load into it unchanged.
+    position embedding is added, as in iBOT. Apart from ``mask_token`` the parameters and their
+    names are those of the plain ``VisionTransformer``, so the trained weights load into it
+    unchanged.
     Objectives without masked image modeling (DINO, MoCo v3) build it with
     ``with_mask_token=False``, so that no parameter goes unused.
 
@@ -40,8 +41,8 @@ class MaskedVisionTransformer(VisionTransformer):
                 f'MaskedVisionTransformer: img_size {img_size} is not divisible by patch_size '
                 f'{patch_size}; choose a crop size that is a multiple of {patch_size}.')
         if kwargs.get('final_norm') is False:
-            raise ValueError('MaskedVisionTransformer needs final_norm=True: the base output is the '
-                             'normed token sequence.')
+            raise ValueError('MaskedVisionTransformer needs final_norm=True: the base output is '
+                             'the normed token sequence.')
         super().__init__(img_size=img_size, patch_size=patch_size, **kwargs)
         if self.cls_token is None:
             raise ValueError('MaskedVisionTransformer needs with_cls_token=True.')

@@ -1,4 +1,4 @@
-"""Projection heads: DINO/iBOT's MLP + prototypes, and the base/auxiliary branch logic they share."""
+"""Projection heads: DINO/iBOT's MLP + prototypes, and the base/auxiliary branch logic."""
 import math
 from typing import Optional
 

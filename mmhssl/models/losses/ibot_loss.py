@@ -15,9 +15,9 @@ class IBOTLoss(BaseModule):
     * CLS term: every student view ``v`` learns from every teacher global view ``q != v``; averaged
       over those pairs. Several student branches (HSSL's base and auxiliary CLS) can share the same
       teacher targets; the CLS weight ``lambda_cls`` is split evenly among them.
-    * Patch (MIM) term: the student patch tokens of a masked global view learn from the teacher patch
-      tokens of the same, unmasked view, averaged over the masked positions of each image, then over
-      images and views. Images without masked patches contribute 0 but count in the mean.
+    * Patch (MIM) term: the student patch tokens of a masked global view learn from the teacher
+      patch tokens of the same, unmasked view, averaged over the masked positions of each image,
+      then over images and views. Images without masked patches contribute 0 but count in the mean.
     * Centering: the teacher logits are centred by EMAs (``center_momentum``) of their batch means,
       one for CLS and one for patches, all-reduced across ranks; updated after the loss, in
       :meth:`update_center` only.

@@ -43,8 +43,9 @@ class AuxConvNeXtHead(BaseAuxHead):
     """Auxiliary head of ConvNeXt blocks on the base model's feature map (the HSSL reference head).
 
     On a ViT base it takes the last block's patch tokens (before the final norm by default) as a
-    ``(B, C, h, w)`` grid, applies ``depth`` blocks at constant width, and returns the global average
-    of the map as the auxiliary class token after its own LayerNorm. Dropped after pretraining.
+    ``(B, C, h, w)`` grid, applies ``depth`` blocks at constant width, and returns the global
+    average of the map as the auxiliary class token after its own LayerNorm. Dropped after
+    pretraining.
 
     Args:
         in_channels (int): Width of the base features (e.g. 768 for ViT-B).
@@ -54,8 +55,9 @@ class AuxConvNeXtHead(BaseAuxHead):
             discrepancy with a transformer base). Defaults to 7.
         embed_dims (int, optional): Width inside the head (1x1 projection when it differs).
             Defaults to ``in_channels``.
-        first_shortcut (bool): Whether the first block has a residual shortcut. The reference removes
-            it so the head's output cannot collapse onto the base features. Defaults to False.
+        first_shortcut (bool): Whether the first block has a residual shortcut. The reference
+            removes it so the head's output cannot collapse onto the base features.
+            Defaults to False.
         drop_path_rate (float | Sequence[float]): Either one rate per block, or the end value of the
             stochastic-depth ramp shared with the base: rates are then
             ``linspace(0, drop_path_rate, base_depth + depth)[base_depth:]``. Defaults to 0.1.

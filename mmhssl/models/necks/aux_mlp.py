@@ -24,7 +24,8 @@ class AuxMLPBlock(nn.Module):
         super().__init__()
         hidden = int(channels * mlp_ratio)
         self.norm = nn.LayerNorm(channels, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
         self.shortcut = shortcut
         self.drop_path = DropPath(drop_path) if shortcut and drop_path > 0 else nn.Identity()
 

@@ -32,7 +32,8 @@ class AuxTransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
         self.attn = MultiheadAttention(channels, num_heads, qkv_bias=qkv_bias)
         self.norm2 = nn.LayerNorm(channels, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
         self.shortcut = shortcut
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 

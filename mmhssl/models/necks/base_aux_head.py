@@ -1,4 +1,4 @@
-"""What every HSSL auxiliary head shares: input check, width, block stack, drop-path, output norm."""
+"""What every HSSL auxiliary head shares: input check, width, blocks, drop-path, output norm."""
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -60,8 +60,8 @@ class BaseAuxHead(BaseModule):
         drop_path_rate (float | Sequence[float]): See :func:`drop_path_rates`. Defaults to 0.1.
         base_depth (int): Base blocks on the shared drop-path ramp. Defaults to 12.
         return_patch_tokens (bool): Also return the normed per-position outputs. Defaults to False.
-        init_cfg (dict | list, optional): Defaults to truncated normal (std 0.02) for linear and conv
-            layers and unit LayerNorms.
+        init_cfg (dict | list, optional): Defaults to truncated normal (std 0.02) for linear and
+            conv layers and unit LayerNorms.
     """
 
     input_types: Tuple[str, ...] = ('token_grid', 'feature_map')

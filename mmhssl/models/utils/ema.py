@@ -31,8 +31,9 @@ def _float_tensors(module: nn.Module) -> List[torch.Tensor]:
 def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     """In-place ``teacher = momentum * teacher + (1 - momentum) * student``.
 
-    All parameters and floating-point buffers are updated with one fused ``foreach`` kernel per dtype
-    and device instead of a Python loop over tensors. Integer buffers (e.g. BN's counters) are copied.
+    All parameters and floating-point buffers are updated with one fused ``foreach`` kernel per
+    dtype and device instead of a Python loop over tensors. Integer buffers (e.g. BN's counters)
+    are copied.
 
     Args:
         teacher (nn.Module): The EMA copy, updated in place.

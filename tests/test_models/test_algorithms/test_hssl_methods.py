@@ -1,5 +1,6 @@
 """HSSL with iBOT, DINO and MoCo v3 on ViT and ResNet bases, built from the shipped configs."""
 import glob
+import os
 import os.path as osp
 import random
 
@@ -357,3 +358,26 @@ def test_aux_input_knob_selects_pre_or_post_norm_tokens():
     cfg = tiny('hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k')
     cfg.model.aux_input = 'pre_norm'
     assert 'no final norm' in _build_error(cfg)
+
+
+def test_mocov3_config_runs_in_the_runner_with_its_schedule_hook(photos_dir, tmp_path):
+    """MoCo v3 has no prototype layer to freeze: the hook only schedules the momentum."""
+    from mmengine.runner import Runner
+    cfg = tiny('hssl-mocov3_vit-small-p16_aux-convnext3_16xb256-amp-300e_in1k')
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset:
+        dataset = dataset.dataset
+    dataset.update(type='UnlabeledImageFolder', data_root=photos_dir)
+    for key in ('split', 'data_prefix', 'ann_file'):
+        dataset.pop(key, None)
+    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False,
+                                pin_memory=False)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    cfg.work_dir = str(tmp_path)
+    cfg.default_hooks.logger.interval = 1
+    cfg.log_level = 'WARNING'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = runner.model
+    assert runner.iter == len(runner.train_dataloader) == len(os.listdir(photos_dir)) // 4
+    assert 0.99 < model.momentum < 1.0  # the hook's cosine schedule, not the initial value

@@ -21,7 +21,9 @@ def test_mocov3_projector_layout_follows_moco_v3():
     assert len(norms) == 3 and not norms[-1].affine and norms[0].affine  # last BN affine-free
     assert isinstance(head.base_mlp[2], nn.ReLU)
     assert head.aux_mlp[0].in_features == 12
-    assert not isinstance(head.base_predictor[-1], nn.BatchNorm1d) or True
+    # ViT recipe: the predictor ends with an affine-free BN too; ResNet recipe: a plain linear.
+    assert isinstance(head.base_predictor[-1], nn.BatchNorm1d)
+    assert not head.base_predictor[-1].affine
     no_last_bn = _moco(predictor_last_norm=False)
     assert isinstance(no_last_bn.base_predictor[-1], nn.Linear)
 

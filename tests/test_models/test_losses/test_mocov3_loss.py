@@ -56,14 +56,12 @@ def _worker(rank, world, port, out):
     losses = loss(q, [x[local] for x in k])
     total = sum(losses.values())
     total.backward()
-    values = torch.stack([total.detach()] + [x.grad for x in q['base']][0].flatten()[None][0:1])
-    gathered = [torch.zeros_like(values) for _ in range(world)]
-    dist.all_gather(gathered, values)
-    grads = [torch.zeros(B, q['base'][0].shape[1]) for _ in range(world)]
+    totals = [torch.zeros(()) for _ in range(world)]
+    dist.all_gather(totals, total.detach())
+    grads = [torch.zeros_like(q['base'][0]) for _ in range(world)]
     dist.all_gather(grads, q['base'][0].grad)
     if rank == 0:
-        torch.save(dict(losses=torch.stack([g[0] for g in gathered]),
-                        grad=torch.cat(grads)), out)
+        torch.save(dict(losses=torch.stack(totals), grad=torch.cat(grads)), out)
     dist.destroy_process_group()
 
 

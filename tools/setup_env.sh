@@ -46,7 +46,8 @@ elif ! ls "$WHEELDIR"/mmcv-*.whl >/dev/null 2>&1; then
   sed -i 's/-std=c++17/-std=c++20/g' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
   grep -q -- '-std=c++20' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
   (cd "$BUILD/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-      "$VENV/bin/python" -m pip wheel -q --no-deps --no-build-isolation --no-cache-dir -w "$BUILD/dist" .)
+      "$VENV/bin/python" -m pip wheel -q --no-deps --no-build-isolation --no-cache-dir -w "$BUILD/dist" . \
+      > "$BUILD/build.log" 2>&1) || { tail -n 60 "$BUILD/build.log"; echo "mmcv build failed" >&2; exit 1; }
   mkdir -p "$WHEELDIR"
   cp "$BUILD"/dist/mmcv-*.whl "$WHEELDIR.tmp.whl"
   mv "$WHEELDIR.tmp.whl" "$WHEELDIR/$(basename "$BUILD"/dist/mmcv-*.whl)"

@@ -16,7 +16,8 @@ PARTS = {'teacher': 'teacher.backbone.', 'student': 'backbone.'}
 # target -> (key prefix, ViT key layout). 'mmdet' equals 'mmpretrain' on purpose: mmdet's ResNet
 # has mmpretrain's keys, and mmdet has no ViT of its own, so its configs use
 # ``type='mmpretrain.VisionTransformer'``; both honour ``init_cfg.prefix='backbone.'``.
-# mmseg's VisionTransformer ignores the prefix and names attention as nn.MultiheadAttention does.
+# mmseg's VisionTransformer ignores the prefix and names attention as nn.MultiheadAttention does
+# (it also needs patch_bias=True, its default drops the patch-embedding bias).
 TARGETS = {
     'mmpretrain': ('backbone.', 'mmpretrain'),
     'mmdet': ('backbone.', 'mmpretrain'),

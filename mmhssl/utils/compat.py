@@ -58,9 +58,7 @@ def _get_installed_path(package: str) -> str:
     return osp.dirname(spec.origin)
 
 
-try:
-    import pkg_resources  # noqa: F401
-except ImportError:
+if importlib.util.find_spec('pkg_resources') is None:
     import mmengine.config.config as _config
     import mmengine.utils.package_utils as _pkg
     for _mod in (_config, _pkg):

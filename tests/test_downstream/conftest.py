@@ -86,7 +86,9 @@ def resnet_backbone(photos_dir, tmp_path_factory):
     from mmengine.runner import Runner
     from model_converters.extract_backbone import main as extract_main
     work_dir = tmp_path_factory.mktemp('simsiam_run')
-    cfg = Config.fromfile('mmpretrain::simsiam/simsiam_resnet50_8xb32-coslr-100e_in1k.py')
+    import mmpretrain
+    cfg = Config.fromfile(osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs', 'simsiam',
+                                   'simsiam_resnet50_8xb32-coslr-100e_in1k.py'))
     cfg.work_dir = str(work_dir)
     pipeline = cfg.train_dataloader.dataset.pipeline
     for view in pipeline[1]['transforms'][0]:

@@ -115,6 +115,7 @@ def test_mmseg_target_loads_into_mmseg_vit_with_equal_features(hssl_checkpoint, 
               num_heads=DEMO_ARCH['num_heads'])
     theirs = MMSegViT(img_size=(DEMO_IMG_SIZE, DEMO_IMG_SIZE), patch_size=16, mlp_ratio=4,
                       out_indices=(1, 3), final_norm=True, norm_cfg=dict(type='LN', eps=1e-6),
+                      patch_bias=True,  # mmseg's default False would drop the bias
                       init_cfg=dict(type='Pretrained', checkpoint=path), **kw)
     theirs.init_weights()
     state = load_checkpoint_file(path)['state_dict']

@@ -33,7 +33,7 @@ class _PoisonLoss(Hook):
         self.snapshots[('before', runner.iter)] = copy.deepcopy(runner.model.state_dict())
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.snapshots[('after', runner.iter - 1)] = copy.deepcopy(runner.model.state_dict())
+        self.snapshots[('after', runner.iter)] = copy.deepcopy(runner.model.state_dict())
 
 
 def _runner(tmp_path, photos_dir, **kw):

@@ -13,7 +13,8 @@ Targets:
               whose backbone is ``mmpretrain.VisionTransformer`` or a ResNet (the default).
   mmdet       the same layout (mmdet's ResNet has mmpretrain's keys; mmdet has no ViT of its own).
   mmseg       mmseg's own ``VisionTransformer`` keys without prefix (it ignores ``prefix``), for
-              stock mmseg ViT configs: ``model.pretrained=OUT``.
+              stock mmseg ViT configs: ``model.pretrained=OUT model.backbone.patch_bias=True``
+              (mmseg's default ``patch_bias=False`` would drop the patch-embedding bias).
   timm        timm / official-release keys without prefix (``blocks.N.attn.qkv``, ...).
   bare        mmpretrain keys without prefix.
 """

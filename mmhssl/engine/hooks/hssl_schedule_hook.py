@@ -67,8 +67,11 @@ class HSSLScheduleHook(Hook):
         skipped = getattr(wrapper, 'last_step_skipped', False)
         model.momentum = 1.0 if skipped else v['momentum']
         self._saved_centers = {n: b.clone() for n, b in self._centers(model).items()}
-        model.loss_module.teacher_temp = v['teacher_temp']
-        model.loss_module.teacher_patch_temp = v['teacher_patch_temp']
+        loss = model.loss_module
+        if hasattr(loss, 'teacher_temp'):  # not every objective has temperatures (MoCo v3)
+            loss.teacher_temp = v['teacher_temp']
+        if hasattr(loss, 'teacher_patch_temp'):
+            loss.teacher_patch_temp = v['teacher_patch_temp']
         if hasattr(wrapper, 'frozen_params'):
             wrapper.frozen_params = (list(model.head.last_layer.parameters())
                                      if v['freeze_last_layer'] else [])

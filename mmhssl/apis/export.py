@@ -1,5 +1,4 @@
 """Export the base model of a pretraining checkpoint for downstream use."""
-import hashlib
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -8,6 +7,7 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from ..utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
+from ..utils.download import sha256_file
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
 # Parameters that only exist for pretraining and must not leave the pretraining checkpoint.
@@ -109,14 +109,6 @@ def extract_backbone(checkpoint: dict, part: str = 'teacher', target: str = 'mmp
     return to_target(out, target, arch)
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str,
                           meta: Dict) -> Tuple[str, str]:
     """Write ``{state_dict, meta}`` as ``<out stem>-<sha256[:8]><ext>``, atomically.
@@ -133,7 +125,7 @@ def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str,
     ext = ext or '.pth'
     tmp = f'{stem}.partial{ext}'
     save_checkpoint_atomic(dict(state_dict=state, meta=meta), tmp)
-    digest = sha256_of(tmp)
+    digest = sha256_file(tmp)
     final = f'{stem}-{digest[:8]}{ext}'
     os.replace(tmp, final)
     return final, digest

@@ -56,12 +56,12 @@ def tiny_cfg(config: str, checkpoint: str, data_root: str, work_dir: str) -> Con
     pipeline = copy.deepcopy(cfg.train_pipeline)
     for step in pipeline:
         if step['type'] == 'Resize':
-            step['scale'] = (320, 256)
-    cfg.train_dataloader.update(
-        batch_size=1, num_workers=0, persistent_workers=False,
-        dataset=dict(type='CocoDataset', data_root=data_root, ann_file='coins.json',
-                     data_prefix=dict(img='images/'), metainfo=dict(classes=('coin', )),
-                     filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=pipeline))
+            step['scale'] = (256, 192)
+    cfg.train_dataloader.update(batch_size=1, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset = dict(
+        type='CocoDataset', data_root=data_root, ann_file='coins.json',
+        data_prefix=dict(img='images/'), metainfo=dict(classes=('coin', )),
+        filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=pipeline)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=100)
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
                 'test_evaluator'):

@@ -61,14 +61,13 @@ def tiny_cfg(checkpoint: str, data_root: str, work_dir: str) -> Config:
             step['scale'] = (4 * CROP, CROP)
         elif step['type'] == 'RandomCrop':
             step['crop_size'] = (CROP, CROP)
-    cfg.train_dataloader.update(
-        batch_size=2, num_workers=0, persistent_workers=False,
-        dataset=dict(type='BaseSegDataset', data_root=data_root,
-                     data_prefix=dict(img_path='images', seg_map_path='annotations'),
-                     img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
-                     metainfo=dict(classes=('background', 'coin'),
-                                   palette=[[0, 0, 0], [255, 215, 0]]),
-                     pipeline=pipeline))
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset = dict(
+        type='BaseSegDataset', data_root=data_root,
+        data_prefix=dict(img_path='images', seg_map_path='annotations'), img_suffix='.png',
+        seg_map_suffix='.png', reduce_zero_label=False,
+        metainfo=dict(classes=('background', 'coin'), palette=[[0, 0, 0], [255, 215, 0]]),
+        pipeline=pipeline)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=100)
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
                 'test_evaluator'):

@@ -26,11 +26,12 @@ def test_real_iterations_reduce_the_loss(photos_dir, tmp_path):
     batch = default_collate([dataset[i] for i in range(8)])
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     losses = []
-    for _ in range(12):
+    # Few steps: on one fixed batch the centers catch up after ~5 steps and the loss rises again.
+    for _ in range(5):
         log = model.train_step(batch, wrapper)
         losses.append(float(log['loss']))
     assert all(map(lambda x: x == x, losses))
-    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.05, losses
+    assert sum(losses[-2:]) / 2 < losses[0] - 0.2, losses
 
 
 class _Preempt(Hook):
@@ -41,7 +42,7 @@ class _Preempt(Hook):
         self.stop = stop
 
     def after_train_epoch(self, runner):
-        if runner.epoch == self.stop:
+        if runner.epoch + 1 == self.stop:  # runner.epoch counts from 0 inside the epoch
             raise KeyboardInterrupt('preempted')
 
 
@@ -57,12 +58,14 @@ def _run(cfg, hooks=()):
 
 
 def test_resume_continues_exactly(photos_dir, tmp_path):
-    common = dict(train_cfg=dict(max_epochs=3), default_hooks=dict(checkpoint=dict(interval=1)))
+    common = dict(train_cfg=dict(max_epochs=2), default_hooks=dict(checkpoint=dict(interval=1)),
+                  train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
     full = _run(shrink(demo_cfg(tmp_path / 'full', photos_dir, **common)))
     _run(shrink(demo_cfg(tmp_path / 'split', photos_dir, **common)), hooks=[_Preempt(1)])
+    assert osp.exists(tmp_path / 'split' / 'epoch_1.pth')
     assert not osp.exists(tmp_path / 'split' / 'epoch_2.pth')
     resumed = _run(shrink(demo_cfg(tmp_path / 'split', photos_dir, resume=True, **common)))
-    assert resumed.iter == full.iter and resumed.epoch == full.epoch == 3
+    assert resumed.iter == full.iter and resumed.epoch == full.epoch == 2
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
     for k in a:  # student, teacher and centers

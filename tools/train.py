@@ -53,7 +53,12 @@ def merge_args(cfg: Config, args) -> Config:
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if not torch.cuda.is_available() and args.launcher != 'none':
+        # CPU processes: gloo, and DDP without device ids (mmengine's default pins a GPU).
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
 
 

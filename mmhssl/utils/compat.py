@@ -127,3 +127,25 @@ def _patch_checkpoint_saving() -> None:
 
 
 _patch_checkpoint_saving()
+
+
+def _patch_cpu_distributed() -> None:
+    """Let ``--launcher pytorch`` work without GPUs (gloo), for CPU runs and tests.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` unconditionally when initialising a torchrun
+    process group, which fails on machines without CUDA.
+    """
+    import torch
+    import torch.distributed as torch_dist
+    import mmengine.dist.utils as dist_utils
+    original = dist_utils._init_dist_pytorch
+
+    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        torch_dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+
+
+_patch_cpu_distributed()

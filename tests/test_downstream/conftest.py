@@ -1,5 +1,6 @@
 """Shared fixtures for downstream transfer: a real short HSSL run and real annotated images."""
 import glob
+import os
 import os.path as osp
 
 import numpy as np
@@ -12,16 +13,31 @@ DEMO_ARCH = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels
 DEMO_IMG_SIZE = 64  # the global crop size of the shrunk demo run: a 4x4 position grid
 
 
+def one_iteration_batch(photos_dir: str) -> int:
+    """A batch size that makes one epoch over the photos a single (drop_last) iteration."""
+    return len(os.listdir(photos_dir)) // 2 + 1
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_scope_after_each_test():
+    """Runners of mmseg / mmdet configs make their scope the default; give it back afterwards."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def hssl_checkpoint(photos_dir, tmp_path_factory):
-    """The training checkpoint of a real (one epoch, few iterations) HSSL run on the photos."""
+    """The training checkpoint of a real HSSL run (the demo config, one iteration) on the photos."""
     from mmengine.runner import Runner
     work_dir = tmp_path_factory.mktemp('hssl_run')
     cfg = shrink(demo_cfg(work_dir, photos_dir), global_size=DEMO_IMG_SIZE)
     repeat = cfg.train_dataloader.dataset
     while 'times' not in repeat and 'dataset' in repeat:
         repeat = repeat.dataset
-    repeat.times = 1  # one pass over the photos: a few iterations
+    repeat.times = 1
+    cfg.train_dataloader.batch_size = one_iteration_batch(photos_dir)
+    cfg.train_dataloader.drop_last = True
     cfg.train_cfg.max_epochs = 1
     assert cfg.model.backbone.arch == DEMO_ARCH
     Runner.from_cfg(cfg).train()
@@ -80,28 +96,38 @@ def assert_backbone_loaded(backbone: torch.nn.Module, exported: str,
 
 @pytest.fixture(scope='session')
 def resnet_backbone(photos_dir, tmp_path_factory):
-    """A ResNet-50 from a real short self-supervised run (mmpretrain's SimSiam recipe on the
-    photos, one iteration), exported by extract_backbone.py like an HSSL checkpoint."""
+    """The ResNet-50 teacher of a real one-iteration HSSL-DINO run on the photos, exported by
+    extract_backbone.py. The base keeps its full widths (the Mask R-CNN R50 config needs them);
+    the auxiliary head and projectors, which never leave the checkpoint, are made small."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     from model_converters.extract_backbone import main as extract_main
-    work_dir = tmp_path_factory.mktemp('simsiam_run')
-    import mmpretrain
-    cfg = Config.fromfile(osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs', 'simsiam',
-                                   'simsiam_resnet50_8xb32-coslr-100e_in1k.py'))
+    from conftest import ROOT
+    work_dir = tmp_path_factory.mktemp('hssl_r50_run')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'hssl',
+                                   'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py'))
     cfg.work_dir = str(work_dir)
-    pipeline = cfg.train_dataloader.dataset.pipeline
-    for view in pipeline[1]['transforms'][0]:
-        if view['type'] == 'RandomResizedCrop':
-            view['scale'] = 64
-    # One iteration (batch 16, drop_last) and no optimizer state in the checkpoint, for speed.
-    cfg.train_dataloader.update(batch_size=16, num_workers=0, persistent_workers=False)
-    cfg.default_hooks.checkpoint.save_optimizer = False
-    cfg.train_dataloader.dataset = dict(type='UnlabeledImageFolder', data_root=photos_dir,
-                                        pipeline=pipeline)
+    assert cfg.model.backbone.type == 'ResNet' and cfg.model.backbone.depth == 50
+    cfg.model.neck.update(embed_dims=32, num_heads=2, grid_size=2)  # 64 px crops: a 2x2 C5 map
+    cfg.model.head.update(aux_in_channels=32, hidden_channels=64, bottleneck_channels=16,
+                          out_channels=128)
+    cfg.model.loss.out_channels = 128
+    inner = cfg.train_dataloader.dataset
+    while 'pipeline' not in inner:
+        inner = inner.dataset
+    crops = inner.pipeline[1]
+    crops.num_local_crops = 2
+    for view in [*crops.global_pipelines, crops.local_pipeline]:
+        for step in view:
+            if step['type'] == 'RandomResizedCrop':
+                step['scale'] = 64 if step['scale'] == 224 else 32
+    inner.update(type='UnlabeledImageFolder', data_root=photos_dir)
+    inner.pop('split', None)
+    # One iteration (drop_last) and no optimizer state in the checkpoint, for speed.
+    cfg.train_dataloader.update(batch_size=one_iteration_batch(photos_dir), num_workers=0,
+                                persistent_workers=False)
     cfg.train_cfg.max_epochs = 1
-    cfg.custom_imports = dict(imports=['mmhssl'], allow_failed_imports=False)
+    cfg.default_hooks.checkpoint.save_optimizer = False
     Runner.from_cfg(cfg).train()
-    out = tmp_path_factory.mktemp('exported_r50') / 'simsiam_r50.pth'
-    return extract_main([osp.join(work_dir, 'epoch_1.pth'), str(out), '--part', 'student',
-                         '--arch', 'resnet'])
+    out = tmp_path_factory.mktemp('exported_r50') / 'hssl_r50.pth'
+    return extract_main([osp.join(work_dir, 'epoch_1.pth'), str(out), '--arch', 'resnet'])

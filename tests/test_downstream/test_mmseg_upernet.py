@@ -56,7 +56,7 @@ def tiny_cfg(checkpoint: str, data_root: str, work_dir: str) -> Config:
     pipeline = copy.deepcopy(cfg.train_pipeline)
     for step in pipeline:
         if step['type'] == 'LoadAnnotations':
-            step['reduce_zero_label'] = False
+            step.pop('reduce_zero_label')  # ADE20K's; the dataset below says False
         elif step['type'] == 'RandomResize':
             step['scale'] = (4 * CROP, CROP)
         elif step['type'] == 'RandomCrop':

@@ -110,8 +110,22 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = _final_state(tmp_path / 'one'), _final_state(tmp_path / 'two')
     assert a.keys() == b.keys()
+    diffs = {}
     for k in a:
-        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-5, msg=k)
+        d = (a[k].float() - b[k].float()).abs()
+        if k.endswith('attn.qkv.bias'):
+            c = d.numel() // 3
+            diffs[k + '[q,v]'] = float(torch.cat([d[:c], d[2 * c:]]).max())
+            diffs[k + '[k]'] = float(d[c:2 * c].max())
+        else:
+            diffs[k] = float(d.max())
+    # The key bias of attention has a zero gradient in exact arithmetic (softmax ignores a
+    # constant added to all logits of a query); AdamW turns its round-off gradient into lr-sized
+    # steps of random sign, so only a loose bound is meaningful there.
+    key_bias = {k: v for k, v in diffs.items() if k.endswith('[k]')}
+    rest = sorted(((k, v) for k, v in diffs.items() if k not in key_bias), key=lambda kv: -kv[1])
+    assert rest[0][1] <= 1e-5, rest[:5]
+    assert max(key_bias.values()) <= 5e-4, key_bias
     # The runs really trained: parameters moved away from their initial values in both.
     assert not torch.equal(a['backbone.layers.0.ffn.layers.1.weight'],
                            a['teacher.backbone.layers.0.ffn.layers.1.weight'])

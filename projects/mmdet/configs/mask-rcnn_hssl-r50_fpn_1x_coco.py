@@ -1,5 +1,6 @@
-# Mask R-CNN + FPN, COCO 1x, on a self-supervised ResNet-50 (for an HSSL run with a ResNet base),
-# with mmdet's recipe for self-supervised backbones: SyncBN trained, not frozen beyond the stem.
+# Mask R-CNN + FPN, COCO 1x, on the ResNet-50 base of an HSSL run (e.g. configs/hssl/
+# hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py), with mmdet's recipe for self-supervised
+# backbones: SyncBN trained, nothing frozen beyond the stem.
 # mmdet's ResNet has mmpretrain's parameter names, so the default 'mmpretrain' export loads with
 # prefix='backbone.':
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_r50.pth --arch resnet

@@ -1,5 +1,8 @@
 from .hssl_optim_wrapper import (NonFiniteStepError, SSLAmpOptimWrapper, SSLOptimWrapper,
                                  clip_grad_per_param_)
+from .layer_decay_constructor import BackboneLayerDecayOptimWrapperConstructor
 
-__all__ = ['NonFiniteStepError', 'SSLOptimWrapper', 'SSLAmpOptimWrapper', 'clip_grad_per_param_']
-from .layer_decay_constructor import BackboneLayerDecayOptimWrapperConstructor  # noqa: F401,E402
+__all__ = [
+    'BackboneLayerDecayOptimWrapperConstructor', 'NonFiniteStepError', 'SSLAmpOptimWrapper',
+    'SSLOptimWrapper', 'clip_grad_per_param_'
+]

@@ -129,3 +129,25 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     # The runs really trained: parameters moved away from their initial values in both.
     assert not torch.equal(a['backbone.layers.0.ffn.layers.1.weight'],
                            a['teacher.backbone.layers.0.ffn.layers.1.weight'])
+
+
+def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
+    """2 micro-batches of 4 with accumulative_counts=2 vs batches of 8 (constant lr and wd)."""
+    def run(name, batch, counts):
+        cfg = shrink(demo_cfg(tmp_path / name, photos_dir, train_cfg=dict(max_epochs=1),
+                              optim_wrapper=dict(accumulative_counts=counts),
+                              train_dataloader=dict(batch_size=batch, drop_last=True,
+                                                    dataset=dict(dataset=dict(times=2)))),
+                     drop_path=False)
+        cfg.param_scheduler = []  # lr schedules step per iteration, not per optimizer step
+        return _run(cfg)
+    big, acc = run('big', 8, 1), run('acc', 4, 2)
+    assert acc.iter == 2 * big.iter
+    a, b = big.model.state_dict(), acc.model.state_dict()
+    for k in a:  # student, teacher (EMA once per step) and centers (one update per step)
+        d = float((a[k] - b[k]).abs().max())
+        if k.endswith('attn.qkv.bias'):  # see the key-bias note in the DDP test
+            c = a[k].numel() // 3
+            d = float(torch.cat([(a[k] - b[k])[:c], (a[k] - b[k])[2 * c:]]).abs().max())
+        assert d <= 1e-5, (k, d)
+    assert not torch.equal(a['loss_module.cls_center'], torch.zeros_like(a['loss_module.cls_center']))

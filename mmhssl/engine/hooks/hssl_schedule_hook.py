@@ -15,9 +15,10 @@ class HSSLScheduleHook(Hook):
     Values are recomputed from ``runner.iter``/``runner.epoch`` (see :mod:`mmhssl.engine.schedules`),
     so they need no state of their own and a resumed run continues them exactly.
 
-    When the optimizer wrapper skipped a non-finite step, the step leaves no trace: the centers
-    updated during that iteration are restored, and the teacher is not moved at the next iteration
-    (its EMA update belongs to the skipped step).
+    Centers and the teacher change once per optimizer step: batch statistics are collected over an
+    accumulation window and applied after the step, the EMA update happens at the first micro-batch
+    after it. A step skipped by the non-finite guard leaves no trace: its statistics are dropped and
+    the teacher does not move for it.
 
     Args:
         momentum (Sequence[float]): Teacher EMA momentum ``(start, end)``, cosine over all
@@ -53,21 +54,18 @@ class HSSLScheduleHook(Hook):
             teacher_patch_temp=linear_warmup(*self.teacher_patch_temp, epoch, self.warmup_epochs),
             freeze_last_layer=epoch < self.freeze_last_layer_epochs)
 
-    @staticmethod
-    def _centers(model) -> dict:
-        loss = getattr(model, 'loss_module', None)
-        if loss is None:
-            return {}
-        return {n: b for n, b in loss.named_buffers() if 'center' in n}
-
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = get_ori_model(runner.model)
         v = self.values(runner.iter, runner.max_iters, runner.epoch)
         wrapper = runner.optim_wrapper
+        # The teacher moves once per optimizer step, at the first micro-batch after it, and not
+        # after a skipped step: with accumulation, k micro-batches then equal one larger batch.
+        window_start = wrapper._inner_count % wrapper._accumulative_counts == 0
         skipped = getattr(wrapper, 'last_step_skipped', False)
-        model.momentum = 1.0 if skipped else v['momentum']
-        self._saved_centers = {n: b.clone() for n, b in self._centers(model).items()}
+        model.momentum = v['momentum'] if window_start and not skipped else 1.0
         loss = model.loss_module
+        if hasattr(loss, 'apply_pending_center'):
+            loss.defer_center_update = True
         if hasattr(loss, 'teacher_temp'):  # not every objective has temperatures (MoCo v3)
             loss.teacher_temp = v['teacher_temp']
         if hasattr(loss, 'teacher_patch_temp'):
@@ -82,6 +80,10 @@ class HSSLScheduleHook(Hook):
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if getattr(runner.optim_wrapper, 'last_step_skipped', False):
-            for name, buf in self._centers(get_ori_model(runner.model)).items():
-                buf.copy_(self._saved_centers[name])
+        wrapper, loss = runner.optim_wrapper, get_ori_model(runner.model).loss_module
+        if not hasattr(loss, 'apply_pending_center') or not wrapper.should_update():
+            return  # inside an accumulation window: keep collecting batch statistics
+        if getattr(wrapper, 'last_step_skipped', False):
+            loss.discard_pending_center()
+        else:
+            loss.apply_pending_center()

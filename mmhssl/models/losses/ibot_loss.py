@@ -3,7 +3,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce, get_world_size
+from mmengine.dist import all_reduce
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -61,6 +61,8 @@ class IBOTLoss(BaseModule):
         self.teacher_temp = teacher_temp
         self.teacher_patch_temp = teacher_patch_temp
         self.register_buffer('cls_center', torch.zeros(1, out_channels))
+        self.defer_center_update = False
+        self._pending: dict = {}
         if self.with_patch:
             self.register_buffer('patch_center',
                                  torch.zeros(1, 1, patch_out_channels or out_channels))
@@ -124,21 +126,41 @@ class IBOTLoss(BaseModule):
     @torch.no_grad()
     def update_center(self, teacher_cls: List[torch.Tensor],
                       teacher_patch: Optional[List[torch.Tensor]] = None) -> None:
-        """EMA of the global batch mean of the teacher logits (all-reduced across ranks)."""
-        world_size = get_world_size()
+        """EMA of the global batch mean of the teacher logits (all-reduced across ranks).
+
+        With ``defer_center_update`` (set by the schedule hook during training) the batch sums are
+        only collected here and :meth:`apply_pending_center` applies them once per optimizer step,
+        so gradient accumulation over k micro-batches equals one k-times larger batch, and a skipped
+        (non-finite) step can discard them.
+        """
         cls = torch.cat(teacher_cls).float()
-        batch_center = cls.sum(dim=0, keepdim=True)
-        all_reduce(batch_center)
-        batch_center = batch_center / (cls.shape[0] * world_size)
-        self.cls_center.mul_(self.center_momentum).add_(batch_center * (1 - self.center_momentum))
+        sums = {'cls_center': cls.sum(dim=0, keepdim=True)}
+        count = torch.tensor([float(cls.shape[0])], device=cls.device)
         if teacher_patch is not None:
             patch = torch.cat(teacher_patch).float()
-            patch_center = patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0)
-            all_reduce(patch_center)
-            patch_center = patch_center / (patch.shape[0] * world_size)
-            self.patch_center.mul_(self.center_momentum).add_(
-                patch_center * (1 - self.center_momentum))
+            sums['patch_center'] = patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0)
+        for name, value in sums.items():
+            if name in self._pending:
+                self._pending[name][0].add_(value)
+                self._pending[name][1].add_(count)
+            else:
+                self._pending[name] = [value, count.clone()]
+        if not self.defer_center_update:
+            self.apply_pending_center()
 
+    @torch.no_grad()
+    def apply_pending_center(self) -> None:
+        """Fold the collected batch means into the centers (all ranks together)."""
+        for name, (total, count) in self._pending.items():
+            all_reduce(total)
+            all_reduce(count)
+            center = getattr(self, name)
+            center.mul_(self.center_momentum).add_(total / count * (1 - self.center_momentum))
+        self._pending = {}
+
+    def discard_pending_center(self) -> None:
+        """Forget the batch means of a step that was skipped."""
+        self._pending = {}
 
 @MODELS.register_module()
 class DINOLoss(IBOTLoss):

@@ -7,6 +7,7 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 @MODELS.register_module()
@@ -30,11 +31,15 @@ class MaskedVisionTransformer(VisionTransformer):
         patch_size (int): Patch size. Defaults to 16.
         with_mask_token (bool): Create the learned mask token (needed for masked inputs).
             Defaults to True.
+        with_cp (bool): Activation checkpointing of the transformer blocks in training: their
+            activations are recomputed in the backward pass, trading compute for memory. The
+            recomputation replays the RNG state, so losses and gradients are unchanged.
+            Defaults to False.
         **kwargs: Other arguments of :class:`mmpretrain.models.VisionTransformer`.
     """
 
     def __init__(self, img_size=224, patch_size: int = 16, with_mask_token: bool = True,
-                 **kwargs) -> None:
+                 with_cp: bool = False, **kwargs) -> None:
         sizes = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if any(s % patch_size for s in sizes):
             raise ValueError(
@@ -47,6 +52,7 @@ class MaskedVisionTransformer(VisionTransformer):
         if self.cls_token is None:
             raise ValueError('MaskedVisionTransformer needs with_cls_token=True.')
         self.patch_size = patch_size
+        self.with_cp = with_cp
         self.mask_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
                            if with_mask_token else None)
 
@@ -91,5 +97,8 @@ class MaskedVisionTransformer(VisionTransformer):
         x = self.drop_after_pos(x)
         x = self.pre_norm(x)
         for layer in self.layers:
-            x = layer(x)
+            if self.with_cp and self.training and torch.is_grad_enabled():
+                x = checkpoint(layer, x, use_reentrant=False)
+            else:
+                x = layer(x)
         return x, self.ln1(x), patch_resolution

@@ -64,6 +64,9 @@ class AuxConvNeXtHead(BaseAuxHead):
         base_depth (int): Number of base blocks, for the shared ramp. Defaults to 12.
         return_patch_tokens (bool): Also return the normed auxiliary patch tokens. No HSSL loss uses
             them, so by default they are never computed or projected. Defaults to False.
+        channels_last (bool): Run the blocks on a channels-last map, so that the permutes around
+            the per-position LayerNorm and MLP are free views instead of copies (faster on GPU
+            tensor cores; same values). Defaults to False.
         init_cfg (dict | list, optional): Initialization config. Defaults to truncated normal
             (std 0.02) for linear and conv layers.
     """
@@ -77,6 +80,7 @@ class AuxConvNeXtHead(BaseAuxHead):
                  drop_path_rate: Union[float, Sequence[float]] = 0.1,
                  base_depth: int = 12,
                  return_patch_tokens: bool = False,
+                 channels_last: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
@@ -88,8 +92,11 @@ class AuxConvNeXtHead(BaseAuxHead):
             embed_dims=embed_dims, first_shortcut=first_shortcut, drop_path_rate=drop_path_rate,
             base_depth=base_depth, return_patch_tokens=return_patch_tokens, init_cfg=init_cfg)
         self.kernel_size = kernel_size
+        self.channels_last = channels_last
 
     def mix(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x)
         return x.mean(dim=(2, 3)), x.flatten(2).transpose(1, 2)

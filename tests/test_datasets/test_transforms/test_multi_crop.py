@@ -68,3 +68,12 @@ def test_bad_ratio_settings_are_rejected():
         BlockMaskGenerator(14, ratios=(0.0, 0.3), ratio_vars=(0.1, ))
     with pytest.raises(ValueError, match='leaves'):
         BlockMaskGenerator(14, ratios=(0.9, ), ratio_vars=(0.2, ))
+
+
+def test_non_square_crops_get_non_square_masks(photos_dir):
+    t = TRANSFORMS.build(dict(
+        type='MultiCropWithMasks', global_pipelines=[_pipe((64, 96)), _pipe((64, 96))],
+        mask_cfg=dict(patch_size=16, ratios=(0.4, ), ratio_vars=(0.1, ))))
+    out = t(_load(photos_dir))
+    assert [v.shape[:2] for v in out['img']] == [(64, 96)] * 2
+    assert out['mask'].shape == (2, 4, 6)

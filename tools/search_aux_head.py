@@ -10,7 +10,6 @@ Example::
         --candidates convnext-d2-k7 convnext-d1-k3 transformer-d1 mlp-d2 --iters 100
 """
 import argparse
-import json
 import os.path as osp
 import sys
 from typing import List, Optional

@@ -22,6 +22,8 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the real batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step (mmengine cfg.compile=True)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs (e.g. model.neck.depth=2)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -50,6 +52,8 @@ def merge_args(cfg: Config, args) -> Config:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume {args.resume}: no such checkpoint file.')
         cfg.resume, cfg.load_from = True, args.resume
+    if args.compile:
+        cfg.compile = True
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if not torch.cuda.is_available() and args.launcher != 'none':

@@ -72,3 +72,35 @@ def discrepancy_measures(base_feats: torch.Tensor, aux_feats: torch.Tensor,
         ce=float(distillation_ce(base_logits, aux_teacher_logits, center, teacher_temp,
                                  student_temp)),
         cka_distance=float(1 - linear_cka(base_feats, aux_feats)))
+
+
+@torch.no_grad()
+def hssl_discrepancy(model: torch.nn.Module, images: torch.Tensor) -> Dict[str, float]:
+    """Discrepancy measures of a trained :class:`~mmhssl.models.HSSLAlgorithm` on ``images``.
+
+    Args:
+        model (nn.Module): An HSSL model with an auxiliary head (``neck``), in eval mode.
+        images (torch.Tensor): Normalised images ``(N, 3, H, W)``, ``N >= 2``.
+
+    Returns:
+        dict: ``ce`` (teacher auxiliary -> student base distillation cross-entropy; None for an
+        objective without a centred softmax, e.g. MoCo v3), ``cka_distance`` (1 - linear CKA,
+        student base vs teacher auxiliary features) and ``cka_distance_student`` (student base vs
+        student auxiliary features).
+    """
+    if getattr(model, 'neck', None) is None:
+        raise ValueError('The model has no auxiliary head (neck=None): there is no base/auxiliary '
+                         'discrepancy to measure.')
+    s = model.adapter(model.backbone, images)
+    t = model.adapter(model.teacher['backbone'], images)
+    aux_t = model.teacher['neck'](t.aux_input)['cls']
+    aux_s = model.neck(s.aux_input)['cls']
+    loss = model.loss_module
+    result = dict(ce=None, cka_distance=float(1 - linear_cka(s.cls, aux_t)),
+                  cka_distance_student=float(1 - linear_cka(s.cls, aux_s)))
+    if hasattr(loss, 'cls_center'):
+        result['ce'] = float(distillation_ce(model.head(s.cls),
+                                             model.teacher['head'](aux_t, aux=True),
+                                             loss.cls_center, loss.teacher_temp,
+                                             loss.student_temp))
+    return result

@@ -1,10 +1,12 @@
 """The short joint training and label-free scoring behind ``tools/search_aux_head.py``."""
 import copy
+import logging
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
-from mmengine.dataset import pseudo_collate
+from mmengine.dataset import default_collate
+from mmengine.logging import MMLogger
 from mmengine.runner import set_random_seed
 from mmpretrain.registry import DATASETS, MODELS
 from tqdm import tqdm
@@ -17,7 +19,7 @@ from .discrepancy import discrepancy_measures
 SCORE = 'ce'
 
 
-def _base_dataset(dataset):
+def base_dataset(dataset):
     while hasattr(dataset, 'dataset'):  # unwrap RepeatDataset / ConcatDataset-like wrappers
         dataset = dataset.dataset
     return dataset
@@ -35,15 +37,21 @@ def build_search_model(cfg, candidates: Dict[str, dict], momentum: float = 0.99,
                               head=head, loss=loss, candidates=candidates,
                               aux_input=model_cfg.get('aux_input'), base_momentum=momentum,
                               data_preprocessor=copy.deepcopy(model_cfg.get('data_preprocessor'))))
-    model.init_weights()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # one INFO line per parameter otherwise
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     return model
 
 
-def _heldout_batch(dataset, indices: Sequence[int], views_per_image: int,
+def heldout_batch(dataset, indices: Sequence[int], views_per_image: int,
                    preprocessor) -> torch.Tensor:
     """Fixed evaluation images: the global crops of ``views_per_image`` draws of each image."""
     data = [dataset[i] for i in indices for _ in range(views_per_image)]
-    inputs = preprocessor(pseudo_collate(data), False)['inputs']
+    inputs = preprocessor(default_collate(data), False)['inputs']
     size = inputs[0].shape[-2:]
     return torch.cat([x for x in inputs if x.shape[-2:] == size])
 
@@ -82,14 +90,14 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
     set_random_seed(seed)
     specs = dict(resolve_candidate(c) for c in candidates)
     model = build_search_model(cfg, specs)
-    dataset = _base_dataset(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
+    dataset = base_dataset(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
     n = len(dataset)
     if n < heldout + 1:
         raise ValueError(f'The search needs more than heldout={heldout} images; the dataset has '
                          f'{n}. Add images or lower --heldout.')
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     held, train_idx = order[:heldout], order[heldout:]
-    images = _heldout_batch(dataset, held, views_per_image, model.data_preprocessor)
+    images = heldout_batch(dataset, held, views_per_image, model.data_preprocessor)
     batch_size = batch_size or cfg.train_dataloader.batch_size
     lr = lr or cfg.optim_wrapper.optimizer.get('lr', 5e-4)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -110,7 +118,7 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
     bar = tqdm(range(1, iters + 1), desc='search', disable=not progress, dynamic_ncols=True)
     for it in bar:
         pick = torch.randint(len(train_idx), (batch_size, ), generator=gen).tolist()
-        data = model.data_preprocessor(pseudo_collate([dataset[train_idx[i]] for i in pick]), True)
+        data = model.data_preprocessor(default_collate([dataset[train_idx[i]] for i in pick]), True)
         losses = model.loss(data['inputs'], data['data_samples'])
         total = sum(losses.values())
         optim.zero_grad()
@@ -118,7 +126,7 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
         torch.nn.utils.clip_grad_norm_(params, 3.0)
         optim.step()
         sched.step()
-        bar.set_postfix(loss=f'{float(total):.3f}')
+        bar.set_postfix(loss=f'{total.item():.3f}')
         if it % eval_interval == 0 or it == iters:
             record(it)
     train_s = time.perf_counter() - start

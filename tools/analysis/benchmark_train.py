@@ -15,6 +15,7 @@ Example (HSSL-iBOT vs plain iBOT, ViT-B/16, two 224 crops, bf16)::
 """
 import argparse
 import json
+import math
 import resource
 import time
 from typing import Dict, List, Optional, Tuple
@@ -145,13 +146,28 @@ def _cpu_sdpa_backward_flops(grad_out, q, k, v, *args, **kwargs) -> int:
     return sdpa_backward_flop_count(grad_out, q, k, v)
 
 
+def _conv_backward_flops(grad_out, x, w, bias, stride, padding, dilation, transposed,
+                         output_padding, groups, output_mask, *args, **kwargs) -> int:
+    """Each requested gradient (input, weight) costs one forward convolution. The forward cost
+    is ``2 * (output or, transposed, input elements) * w[1:]`` elements, which holds for grouped
+    and depthwise convolutions (torch's own backward formula ignores ``groups``)."""
+    forward = 2 * math.prod(x if transposed else grad_out) * math.prod(w[1:])
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+def flop_counter() -> FlopCounterMode:
+    """torch's FLOP counter with two corrections: the CPU fused-attention kernels are counted
+    (as SDPA; torch counts 0) and grouped convolutions' backward is counted per group."""
+    aten = torch.ops.aten
+    custom = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
+              aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward_flops,
+              aten.convolution_backward: _conv_backward_flops}
+    return FlopCounterMode(display=False, custom_mapping=custom)
+
+
 def count_flops(model, batch: dict, optim_wrapper) -> int:
     """FLOPs of one training step (forward + backward; matmuls, convolutions and attention)."""
-    aten = torch.ops.aten
-    # torch's counter has no formula for the CPU flash-attention kernels; count them as SDPA.
-    custom = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
-              aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward_flops}
-    with FlopCounterMode(display=False, custom_mapping=custom) as counter:
+    with flop_counter() as counter:
         model.train_step(batch, optim_wrapper)
     return int(counter.get_total_flops())
 

@@ -1,0 +1,27 @@
+"""Smoke test of tools/analysis/benchmark_data.py on real photos (no timing thresholds)."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from conftest import DEMO_CONFIG, ROOT
+
+_spec = importlib.util.spec_from_file_location(
+    'benchmark_data', osp.join(ROOT, 'tools/analysis/benchmark_data.py'))
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_pipeline_throughput_json(photos_dir, tmp_path):
+    out = tmp_path / 'data.json'
+    result = bench.main([DEMO_CONFIG, '--images', str(photos_dir), '--num-images', '3',
+                         '--profile', '--json', str(out)])
+    assert json.loads(out.read_text()) == result
+    assert result['images'] == 3
+    assert result['images_per_s_per_worker'] > 0 and result['ms_per_image'] > 0
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match='no images'):
+        bench.main([DEMO_CONFIG, '--images', str(tmp_path)])

@@ -1,0 +1,100 @@
+"""Throughput of a config's training pipeline alone (decode, multi-crop, masks), in one process.
+
+The pipeline of the config's (innermost) training dataset is applied to the images of a folder,
+in a loop, without the model or a dataloader.
+
+The number is images/s per dataloader worker: each worker runs this pipeline serially, so a
+loader with ``num_workers`` workers delivers at most about ``num_workers`` times as much.
+
+Example::
+
+    python tools/analysis/benchmark_data.py \\
+        configs/hssl/hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k.py \\
+        --images data/skimage_photos --num-images 32 --profile
+"""
+import argparse
+import cProfile
+import io
+import json
+import os
+import os.path as osp
+import pstats
+import time
+
+import mmhssl  # noqa: F401  (registers modules)
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmcv.transforms import Compose
+from mmpretrain.registry import TRANSFORMS
+
+from mmhssl.datasets.image_folder import IMAGE_EXTENSIONS
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Benchmark the training data pipeline.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--images', required=True, help='folder of images to feed the pipeline')
+    parser.add_argument('--num-images', type=int, default=32, help='images to process')
+    parser.add_argument('--repeat', type=int, default=1, help='passes over the images')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (default 1, as in a dataloader worker process)')
+    parser.add_argument('--profile', action='store_true', help='print the cProfile top functions')
+    parser.add_argument('--json', help='write the results to this JSON file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    return parser.parse_args(argv)
+
+
+def innermost_dataset(cfg: dict) -> dict:
+    while isinstance(cfg.get('dataset'), dict):
+        cfg = cfg['dataset']
+    return cfg
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    # Dataloader worker processes run PyTorch with one thread; the main process (num_workers=0)
+    # uses all cores, which makes PackInputs' small copies much slower on a busy machine.
+    torch.set_num_threads(args.threads)
+    pipeline = Compose([TRANSFORMS.build(t) for t in
+                        innermost_dataset(cfg.train_dataloader.dataset)['pipeline']])
+    files = sorted(f for f in os.listdir(args.images) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise ValueError(f'benchmark_data: no images in {args.images}; give a folder of images '
+                         f'({", ".join(IMAGE_EXTENSIONS)}).')
+    paths = [osp.join(args.images, files[i % len(files)]) for i in range(args.num_images)]
+    count = len(paths)
+    pipeline(dict(img_path=paths[0]))  # warm-up out of the timing
+
+    profiler = cProfile.Profile() if args.profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for _ in range(args.repeat):
+        for path in paths:
+            pipeline(dict(img_path=path))
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    n = count * args.repeat
+    result = dict(config=args.config, threads=args.threads, images=n, seconds=elapsed, images_per_s_per_worker=n / elapsed,
+                  ms_per_image=1000 * elapsed / n)
+    print(f'{n} images in {elapsed:.2f} s: {result["images_per_s_per_worker"]:.2f} images/s per '
+          f'worker ({result["ms_per_image"]:.1f} ms/image)')
+    if profiler:
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats('tottime').print_stats(25)
+        print(stream.getvalue())
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == '__main__':
+    main()

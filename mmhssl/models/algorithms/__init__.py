@@ -1,4 +1,4 @@
 from .hssl import HSSLAlgorithm
+from .multi_aux_search import MultiAuxSearch
 
-__all__ = ['HSSLAlgorithm']
-from .multi_aux_search import MultiAuxSearch  # noqa: E402
+__all__ = ['HSSLAlgorithm', 'MultiAuxSearch']

@@ -56,7 +56,8 @@ def test_real_batches_from_the_dataloader(photos_dir, tmp_path):
     result = bench.main([DEMO_CONFIG, '--device', 'cpu', '--real', '--batch-size', '2',
                          '--iters', '1', '--warmup', '0', '--no-flops', '--cfg-options', *TINY,
                          f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
-                         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'])
+                         'train_dataloader.num_workers=0',
+                         'train_dataloader.persistent_workers=False'])
     (r, ) = result['results']
     assert r['data'] == 'real' and r['images_per_s'] > 0 and r['peak_memory_mb'] > 0
     assert 'tflops_per_s' not in r

@@ -24,8 +24,8 @@ import time
 import mmhssl  # noqa: F401  (registers modules)
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmcv.transforms import Compose
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import TRANSFORMS
 
 from mmhssl.datasets.image_folder import IMAGE_EXTENSIONS
@@ -82,7 +82,8 @@ def main(argv=None) -> dict:
         profiler.disable()
     elapsed = time.perf_counter() - start
     n = count * args.repeat
-    result = dict(config=args.config, threads=args.threads, images=n, seconds=elapsed, images_per_s_per_worker=n / elapsed,
+    result = dict(config=args.config, threads=args.threads, images=n, seconds=elapsed,
+                  images_per_s_per_worker=n / elapsed,
                   ms_per_image=1000 * elapsed / n)
     print(f'{n} images in {elapsed:.2f} s: {result["images_per_s_per_worker"]:.2f} images/s per '
           f'worker ({result["ms_per_image"]:.1f} ms/image)')

@@ -83,7 +83,7 @@ def load_config(path: str, args) -> Config:
                              'a GPU; use --dtype fp32 on the CPU.')
         wrapper.type = wrapper.type.replace('OptimWrapper', 'AmpOptimWrapper')
         wrapper.dtype = DTYPES[args.dtype]
-        wrapper.loss_scale = 'dynamic' if args.dtype == 'fp16' else 1.0
+        wrapper.loss_scale = 'dynamic'  # as in the reference configs
     return cfg
 
 
@@ -228,7 +228,8 @@ def benchmark(path: str, args) -> Dict[str, object]:
         losses.append(float(torch.as_tensor(log_vars['loss']).detach()))
     step = sum(times) / len(times)
     result = dict(
-        config=path, device=args.device, dtype=args.dtype, data='real' if args.real else 'synthetic',
+        config=path, device=args.device, dtype=args.dtype,
+        data='real' if args.real else 'synthetic',
         batch_size=batch_size, iters=args.iters, warmup=args.warmup, params_m=num_params / 1e6,
         step_time_s=step, step_time_min_s=min(times), images_per_s=batch_size / step,
         peak_memory_mb=peak_memory_mb(args.device), final_loss=losses[-1])

@@ -7,14 +7,13 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.base_adapter import BaseAdapter
-from ..utils.ema import ema_update_, make_teacher
+from ..utils.ema import EMATeacherMixin, make_teacher
 
 
 @MODELS.register_module()
-class HSSLAlgorithm(BaseSelfSupervisor):
+class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
     """Heterogeneous Self-Supervised Learning on top of a teacher-student SSL objective.
 
     The student is ``backbone`` (the base model kept after pretraining), ``neck`` (the auxiliary
@@ -117,33 +116,6 @@ class HSSLAlgorithm(BaseSelfSupervisor):
                 f'which needs a base with a mask token, but {base} cannot mask its input. Use '
                 'MaskedVisionTransformer(with_mask_token=True), or DINOLoss / MoCoV3Loss (no '
                 'masks) for this base.')
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        # The teacher starts as an exact copy of the initialised (or pretrained) student.
-        for name, module in self.teacher.items():
-            module.load_state_dict(getattr(self, name).state_dict())
-
-    def train(self, mode: bool = True) -> 'HSSLAlgorithm':
-        super().train(mode)
-        self.teacher.eval()  # never drop-path or dropout in the teacher
-        if mode:
-            # Batch norms of the momentum encoder normalise with batch statistics, as in MoCo v3
-            # and DINO (ResNet); its running statistics would lag behind the EMA weights.
-            for m in self.teacher.modules():
-                if isinstance(m, _BatchNorm):
-                    m.train()
-        return self
-
-    @torch.no_grad()
-    def update_teacher(self) -> None:
-        """EMA step ``teacher = m * teacher + (1 - m) * student`` with ``m = self.momentum``.
-
-        The only place the teacher changes; called once per training step, before the teacher
-        forward.
-        """
-        for name, module in self.teacher.items():
-            ema_update_(module, getattr(self, name), self.momentum)
 
     def _encode(self, parts: Dict[str, nn.Module], images: torch.Tensor,
                 mask: Optional[torch.Tensor], outputs: Sequence[str],

@@ -7,14 +7,13 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.base_adapter import BaseAdapter
-from ..utils.ema import ema_update_, make_teacher
+from ..utils.ema import EMATeacherMixin, make_teacher
 
 
 @MODELS.register_module()
-class MultiAuxSearch(BaseSelfSupervisor):
+class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
     """A shared base model with K candidate auxiliary heads, each with its own projector.
 
     Each candidate ``k`` runs its own DINO-style self-distillation loop: the student auxiliary
@@ -112,26 +111,6 @@ class MultiAuxSearch(BaseSelfSupervisor):
     def keys(self) -> List[Tuple[str, str]]:
         """``(display name, module key)`` of every attached candidate, in order."""
         return [(n, f'c{i}') for i, n in enumerate(self.names)]
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        for name, module in self.teacher.items():
-            module.load_state_dict(getattr(self, name).state_dict())
-
-    def train(self, mode: bool = True) -> 'MultiAuxSearch':
-        super().train(mode)
-        self.teacher.eval()
-        if mode:  # teacher batch norms use batch statistics, as in HSSLAlgorithm
-            for m in self.teacher.modules():
-                if isinstance(m, _BatchNorm):
-                    m.train()
-        return self
-
-    @torch.no_grad()
-    def update_teacher(self) -> None:
-        """EMA step of the whole teacher with ``self.momentum``."""
-        for name, module in self.teacher.items():
-            ema_update_(module, getattr(self, name), self.momentum)
 
     def _features(self, backbone: nn.Module, views: List[torch.Tensor]):
         """Base features per group of same-size views (one forward per size)."""

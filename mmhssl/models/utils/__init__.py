@@ -1,4 +1,4 @@
 from .base_adapter import BaseAdapter, BaseFeatures
-from .ema import ema_update_, make_teacher
+from .ema import EMATeacherMixin, ema_update_, make_teacher
 
-__all__ = ['BaseAdapter', 'BaseFeatures', 'ema_update_', 'make_teacher']
+__all__ = ['BaseAdapter', 'BaseFeatures', 'EMATeacherMixin', 'ema_update_', 'make_teacher']

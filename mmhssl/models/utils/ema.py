@@ -4,6 +4,7 @@ from typing import List
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def make_teacher(student: nn.Module) -> nn.Module:
@@ -50,3 +51,38 @@ def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None
         if not tb.is_floating_point():
             tb.copy_(sb)
 
+
+
+class EMATeacherMixin:
+    """Teacher behaviour shared by the self-distillation algorithms.
+
+    The host (a ``BaseSelfSupervisor``) keeps ``self.teacher``, an ``nn.ModuleDict`` of EMA copies
+    named like the student parts they follow, and ``self.momentum``, set by the schedule hook.
+    """
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # The teacher starts as an exact copy of the initialised (or pretrained) student.
+        for name, module in self.teacher.items():
+            module.load_state_dict(getattr(self, name).state_dict())
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()  # never drop-path or dropout in the teacher
+        if mode:
+            # Batch norms of the momentum encoder normalise with batch statistics, as in MoCo v3
+            # and DINO (ResNet); its running statistics would lag behind the EMA weights.
+            for m in self.teacher.modules():
+                if isinstance(m, _BatchNorm):
+                    m.train()
+        return self
+
+    @torch.no_grad()
+    def update_teacher(self) -> None:
+        """EMA step ``teacher = m * teacher + (1 - m) * student`` with ``m = self.momentum``.
+
+        The only place the teacher changes; called once per training step, before the teacher
+        forward.
+        """
+        for name, module in self.teacher.items():
+            ema_update_(module, getattr(self, name), self.momentum)

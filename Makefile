@@ -6,7 +6,7 @@ STAMP := $(VENV)/.mmhssl-env-v1
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: env data demo test clean
+.PHONY: env data demo test benchmark-fmnist clean
 
 env: $(STAMP)
 
@@ -25,6 +25,11 @@ demo: env
 
 test: env data
 	$(PY) -m pytest -q tests
+
+# HSSL-iBOT vs iBOT vs raw pixels on Fashion-MNIST (CPU size; see docs/results/fashion_mnist.md).
+benchmark-fmnist: env data
+	$(PY) tools/benchmarks/fashion_mnist.py --epochs 2 --seeds 0 1 --num-per-class 300 \
+	    --test-num-per-class 200 --online-num-per-class 100 50 --batch-size 32 --num-workers 1
 
 clean:
 	rm -rf work_dirs data/skimage_photos

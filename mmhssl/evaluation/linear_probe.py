@@ -81,7 +81,8 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
 
     Returns:
         dict: ``top1``, ``top5`` (test, percent; ``top5`` is ``None`` with 5 classes or fewer),
-        ``lr`` (chosen), ``val_top1`` (per rate), ``epochs``, ``num_train``, ``num_test``.
+        ``lr`` (chosen), ``lr_at_sweep_edge`` (the chosen rate is the smallest or largest tried),
+        ``val_top1`` (per rate), ``epochs``, ``num_train``, ``num_test``.
     """
     if len(train_feats) != len(train_labels) or len(test_feats) != len(test_labels):
         raise ValueError('Features and labels differ in length.')
@@ -109,6 +110,9 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
                         seed=seed)
     with torch.no_grad():
         result = topk_accuracy(head(test_x), test_y)
-    result.update(lr=best, val_top1={str(k): v for k, v in val_top1.items()}, epochs=epochs,
+    # A rate at the end of the sweep suggests that a wider sweep would do better.
+    at_edge = len(lrs) > 1 and best in (min(lrs), max(lrs))
+    result.update(lr=best, lr_at_sweep_edge=at_edge,
+                  val_top1={str(k): v for k, v in val_top1.items()}, epochs=epochs,
                   num_train=len(train_x), num_test=len(test_x))
     return result

@@ -14,6 +14,7 @@ and masks are the same. Writes ``OUT.json``, ``OUT.md`` (table, command, date, v
 """
 import argparse
 import copy
+import json
 import os
 import os.path as osp
 import statistics
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/fashion_mnist')
     parser.add_argument('--out', default='docs/results/fashion_mnist',
                         help='output stem: writes OUT.json, OUT.md and OUT.png')
+    parser.add_argument('--render-only', action='store_true',
+                        help='only rewrite OUT.md and OUT.png from an existing OUT.json')
     return parser.parse_args(argv)
 
 
@@ -189,6 +192,19 @@ def summary_lines(report: dict) -> list:
                 lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, per seed {seeds}: '
                              + ', '.join(f'{d:+.2f}' for d in diffs)
                              + f' (mean {statistics.mean(diffs):+.2f}).')
+        spread = max((abs(a['knn']['top1'] - b['knn']['top1']) for m in by.values()
+                      for a in m for b in m), default=0.0)
+        mean_diff = statistics.mean(r['knn']['top1'] - pairs[r['seed']]['knn']['top1']
+                                    for r in by['HSSL-iBOT'] if r['seed'] in pairs)
+        if len(seeds) > 1:
+            where = 'within' if abs(mean_diff) <= spread else 'larger than'
+            lines.append(f'- The mean kNN difference ({mean_diff:+.2f}) is {where} the '
+                         f'seed-to-seed spread of one method ({spread:.2f}).')
+    start = [r['online_knn'][0][1] for r in runs]
+    end = [r['online_knn'][-1][1] for r in runs]
+    lines.append(f'- Online kNN top-1 went from {min(start):.1f}-{max(start):.1f} at '
+                 f'initialisation to {min(end):.1f}-{max(end):.1f} after {runs[0]["iterations"]} '
+                 'iterations.')
     best = max(runs, key=lambda r: r['knn']['top1'])
     verdict = 'above' if best['knn']['top1'] > raw['knn']['top1'] else 'not above'
     lines.append(f'- The best SSL kNN top-1 ({best["method"]}, seed {best["seed"]}: '
@@ -223,7 +239,8 @@ def write_markdown(report: dict, path: str) -> None:
                      f'{_fmt(r["linear"]["top1"])} | {_fmt(r["linear"]["top5"])} | '
                      f'{_fmt(run and run["train_minutes"], 1)} | '
                      f'{_fmt(run and run["last_epoch_loss"], 3)} |')
-    lines += ['', '## Summary (generated)', ''] + summary_lines(report)
+    lines += ['', 'Pretraining minutes are wall-clock times and depend on the load of the '
+              'machine.', '', '## Summary (generated)', ''] + summary_lines(report)
     lines += ['', f'Online kNN during pretraining (teacher, {s["online_subset"]}; the dashed line '
               f'is raw-pixel kNN on the same subset, '
               f'{report["raw_pixels"]["online_subset_knn"]["top1"]:.2f}):', '',
@@ -258,6 +275,13 @@ def plot_curves(report: dict, path: str) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.render_only:
+        with open(args.out + '.json') as f:
+            report = json.load(f)
+        plot_curves(report, args.out + '.png')
+        write_markdown(report, args.out + '.md')
+        print(f'rewritten {args.out}.md and .png')
+        return report
     init_default_scope('mmpretrain')
     command = 'python tools/benchmarks/fashion_mnist.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)

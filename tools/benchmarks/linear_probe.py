@@ -41,6 +41,9 @@ def main(argv=None) -> dict:
     write_json(out, report)
     top5 = 'n/a' if result['top5'] is None else f'{result["top5"]:.2f}'
     print(f'linear probe (lr {result["lr"]}): top-1 {result["top1"]:.2f}  top-5 {top5}')
+    if result['lr_at_sweep_edge']:
+        print(f'note: the chosen learning rate {result["lr"]} is at the end of the sweep '
+              f'{args.lrs}; a wider --lrs may do better.')
     print(f'written {out}')
     return report
 

@@ -1,4 +1,5 @@
 """What every HSSL auxiliary head shares: input check, width, blocks, drop-path, output norm."""
+from abc import abstractmethod
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -91,14 +92,14 @@ class BaseAuxHead(BaseModule):
         self.norm = nn.LayerNorm(self.out_channels, eps=1e-6)
         self.return_patch_tokens = return_patch_tokens
 
+    @abstractmethod
     def mix(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Apply the blocks to the map ``(B, C, h, w)``.
+        """Apply the blocks to the map ``(B, C, h, w)``; every head type defines it.
 
         Returns:
             tuple[Tensor, Tensor]: The pooled output ``(B, C)`` and the per-position outputs
             ``(B, h*w, C)``, both before the final norm.
         """
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> dict:
         """Args:

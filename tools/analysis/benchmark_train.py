@@ -103,6 +103,10 @@ def _find_multicrop(node) -> Optional[dict]:
 def view_layout(cfg: Config) -> Tuple[List[int], int, Optional[BlockMaskGenerator]]:
     """Crop sizes of the views, the number of global views and the mask generator, read from
     the config's pipeline."""
+    pre = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    if pre.get('type') == 'BatchMultiCropPreprocessor':
+        # Whole images: the preprocessor makes the views and masks inside the timed step.
+        return [pre['global_size']], 1, None
     multicrop = _find_multicrop(cfg.train_dataloader.dataset.to_dict())
     if multicrop is None:
         size = cfg.model.backbone.get('img_size', 224)
@@ -128,6 +132,8 @@ def synthetic_batch(sizes: List[int], masks: Optional[BlockMaskGenerator], batch
     gen = torch.Generator().manual_seed(seed)
     inputs = [torch.randint(0, 256, (batch, 3, s, s), dtype=torch.uint8, generator=gen)
               for s in sizes]
+    if len(inputs) == 1:
+        inputs = inputs[0]
     samples = []
     for _ in range(batch):
         sample = DataSample()
@@ -184,7 +190,10 @@ def benchmark(path: str, args) -> Dict[str, object]:
     cfg = load_config(path, args)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
     model.init_weights()
     model.to(args.device).train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)

@@ -16,7 +16,10 @@ model = dict(
         # One stochastic-depth ramp over base and aux blocks: linspace(0, 0.1, 15)[:12].
         drop_path_rate=drop_path_rate * (num_layers - 1) / (num_layers + aux_depth - 1),
         final_norm=True,
-        out_type='cls_token'),
+        out_type='cls_token',
+        # The reference initialisation (DINO/iBOT/HSSL): every Linear truncated normal std 0.02,
+        # zero bias; mmpretrain's own ViT init is init_mode='mmpretrain'.
+        init_mode='trunc_normal'),
     neck=dict(
         type='AuxConvNeXtHead',
         in_channels=embed_dims,

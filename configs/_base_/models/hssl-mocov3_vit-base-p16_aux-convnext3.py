@@ -6,7 +6,9 @@ _base_ = ['./hssl-ibot_vit-base-p16_aux-convnext3.py']
 embed_dims = 768
 model = dict(
     base_momentum=0.99,
-    backbone=dict(with_mask_token=False, drop_path_rate=0.),
+    # MoCo v3 initialises its ViT with Xavier-uniform Linears, closer to mmpretrain's init than
+    # to DINO/iBOT's truncated normal.
+    backbone=dict(with_mask_token=False, drop_path_rate=0., init_mode='mmpretrain'),
     neck=dict(drop_path_rate=0.),
     head=dict(_delete_=True, type='MoCoV3Projector', in_channels=embed_dims,
               hidden_channels=4096, out_channels=256, num_layers=3, predictor_layers=2,

@@ -31,6 +31,10 @@ class MaskedVisionTransformer(VisionTransformer):
         patch_size (int): Patch size. Defaults to 16.
         with_mask_token (bool): Create the learned mask token (needed for masked inputs).
             Defaults to True.
+        init_mode (str): ``'mmpretrain'`` keeps mmpretrain's initialisation of the ViT;
+            ``'trunc_normal'`` is the DINO/iBOT/HSSL reference: every Linear truncated normal
+            (std 0.02) with zero bias, LayerNorms at weight 1 and bias 0, the patch embedding
+            PyTorch's default. Defaults to ``'mmpretrain'``.
         with_cp (bool): Activation checkpointing of the transformer blocks in training: their
             activations are recomputed in the backward pass, trading compute for memory. The
             recomputation replays the RNG state, so losses and gradients are unchanged.
@@ -39,7 +43,10 @@ class MaskedVisionTransformer(VisionTransformer):
     """
 
     def __init__(self, img_size=224, patch_size: int = 16, with_mask_token: bool = True,
-                 with_cp: bool = False, **kwargs) -> None:
+                 init_mode: str = 'mmpretrain', with_cp: bool = False, **kwargs) -> None:
+        if init_mode not in ('mmpretrain', 'trunc_normal'):
+            raise ValueError(f'MaskedVisionTransformer: unknown init_mode {init_mode!r}; use '
+                             "'mmpretrain' or 'trunc_normal'.")
         sizes = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if any(s % patch_size for s in sizes):
             raise ValueError(
@@ -53,13 +60,26 @@ class MaskedVisionTransformer(VisionTransformer):
             raise ValueError('MaskedVisionTransformer needs with_cls_token=True.')
         self.patch_size = patch_size
         self.with_cp = with_cp
+        self.init_mode = init_mode
         self.mask_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
                            if with_mask_token else None)
 
     def init_weights(self) -> None:
         super().init_weights()
-        if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
-            trunc_normal_(self.cls_token, std=0.02)
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            return
+        trunc_normal_(self.cls_token, std=0.02)
+        if self.init_mode == 'trunc_normal':
+            # After super(): mmpretrain's layers re-initialise their own Linears in init_weights,
+            # which an init_cfg of this module could not override.
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=0.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.LayerNorm):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
 
     def forward_tokens(self,
                        x: torch.Tensor,

@@ -124,6 +124,8 @@ class BranchProjector(BaseModule):
 class HSSLProjector(BranchProjector):
     """Separate base and auxiliary MLPs sharing one weight-normalised prototype layer (DINO/iBOT).
 
+    The projector runs in float32 under mixed precision (its inputs are cast up).
+
     Args:
         in_channels (int): Width of the base tokens.
         aux_in_channels (int, optional): Width of the auxiliary tokens. Defaults to ``in_channels``.
@@ -174,4 +176,9 @@ class HSSLProjector(BranchProjector):
         Returns:
             torch.Tensor: Logits.
         """
-        return self.last_layer(F.normalize(self.mlp(aux)(x), dim=-1, p=2))
+        # Always float32, autocast or not: the logits are cosines divided by a teacher
+        # temperature of 0.04, so bf16 rounding of the head would become noise in the targets and
+        # the centers (the reference trains in float32; dinov2 keeps its heads in float32).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            h = self.mlp(aux)(x.float())
+            return self.last_layer(F.normalize(h, dim=-1, p=2))

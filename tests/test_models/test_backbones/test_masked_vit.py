@@ -52,3 +52,38 @@ def test_weights_load_into_the_plain_vision_transformer():
     x = torch.randn(1, 3, 32, 32)
     plain.eval()
     torch.testing.assert_close(plain(x)[0], vit(x)[0])
+
+
+@pytest.mark.parametrize('config', [
+    'configs/benchmarks/fashion_mnist/hssl-ibot_vit-mini-p4_aux-convnext2_1xb64-100e_fashion-mnist.py',
+    'configs/hssl/ibot_vit-small-p16_8xb32-amp-100e_in1k.py',
+    'configs/hssl/hssl-dino_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k.py',
+])
+def test_ssl_configs_use_the_reference_initialisation(config):
+    # DINO/iBOT/HSSL initialise every Linear of the ViT with a truncated normal (std 0.02) and zero
+    # bias; mmpretrain's own init (Xavier / Kaiming-uniform Linears, 1e-6 biases) differs.
+    import os.path as osp
+
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    cfg = Config.fromfile(osp.join(root, config))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    linears = [m for m in model.backbone.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears
+    for m in linears:
+        assert abs(float(m.weight.std()) - 0.02) < 0.002, m
+        assert m.bias is None or not m.bias.any()
+    for m in model.backbone.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            assert (m.weight == 1).all() and not m.bias.any()
+    # The teacher starts as an exact copy.
+    for (name, t), s in zip(model.teacher.backbone.state_dict().items(),
+                            model.backbone.state_dict().values()):
+        assert torch.equal(t, s), name
+
+
+def test_init_mode_is_checked():
+    with pytest.raises(ValueError, match="init_mode"):
+        _vit(init_mode='xavier')

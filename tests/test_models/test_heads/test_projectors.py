@@ -59,3 +59,20 @@ def test_hssl_projector_shares_only_the_prototypes_and_folds_tokens_for_bn():
     assert out.shape == (2, 5, 32)
     torch.testing.assert_close(out, head(tokens.reshape(10, 16)).reshape(2, 5, 32))
     assert head.aux_mlp is not None and head.aux_mlp is not head.base_mlp
+
+
+def test_hssl_projector_logits_are_float32_under_bf16_autocast():
+    # The teacher divides these cosines by 0.04: bf16 rounding in the head would be noise in the
+    # targets. Under autocast the logits must equal a plain float32 forward.
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='HSSLProjector', in_channels=64, out_channels=1024,
+                             hidden_channels=256, bottleneck_channels=64))
+    x = torch.randn(32, 50, 64)
+    reference = head(x)
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        mixed = head(x)
+        mixed_aux_input = head(x.bfloat16())
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, reference, rtol=0, atol=1e-6)
+    # A bf16 input (a backbone run under autocast) is only rounded once, at the input.
+    assert (mixed_aux_input - reference).abs().max() < 0.02

@@ -55,27 +55,44 @@ def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, 
     assert 35 < noise['top1'] < 65
 
 
-def test_fashion_mnist_benchmark_writes_table_json_and_plot(tmp_path):
+def _bench_args(tmp_path, *extra):
+    return ['--epochs', '2', '--seeds', '0', '--control-seeds', '--num-per-class', '3',
+            '--eval-num-per-class', '3', '--test-num-per-class', '2',
+            '--online-num-per-class', '4', '2', '--linear-epochs', '2', '--batch-size', '10',
+            '--work-dir', str(tmp_path / 'work'), '--out', str(tmp_path / 'results' / 'fmnist'),
+            *extra]
+
+
+def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
     fmnist_root()
     import fashion_mnist as bench
     out = str(tmp_path / 'results' / 'fmnist')
-    report = bench.main(['--epochs', '1', '--num-per-class', '3', '--test-num-per-class', '2',
-                         '--online-num-per-class', '4', '2', '--linear-epochs', '2',
-                         '--batch-size', '16', '--num-workers', '0',
-                         '--work-dir', str(tmp_path / 'work'), '--out', out])
-    assert [(r['method'], r['seed']) for r in report['runs']] == [('HSSL-iBOT', 0), ('iBOT', 0)]
-    for run in report['runs']:
-        assert [round(e, 3) for e, _ in run['online_knn']] == [0.0, 1.0]
+    # First sitting: a time limit of 0 stops the first training run after its first epoch.
+    first = bench.main(_bench_args(tmp_path, '--time-limit', '0'))
+    assert set(first['runs']) == {'Raw pixels', 'Random init/0'}
+    work = tmp_path / 'work' / 'ibot_seed0'
+    assert (work / 'epoch_1.pth').is_file() and not (work / 'epoch_2.pth').exists()
+    # Second sitting: finished runs are kept, the interrupted one resumes at epoch 2.
+    report = bench.main(_bench_args(tmp_path))
+    assert list(report['runs']) == ['Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0']
+    assert report['runs']['Raw pixels'] == first['runs']['Raw pixels']
+    ibot = report['runs']['iBOT/0']
+    assert ibot['sittings'] == 2 and ibot['iterations'] == 2 * 3  # 30 images / batch 10
+    assert [round(e, 3) for e, _ in ibot['online_knn']] == [0.0, 1.0, 2.0]
+    assert report['runs']['HSSL-iBOT/0']['sittings'] == 1
+    for run in report['runs'].values():
         assert run['knn']['num_train'] == 30 and run['knn']['num_test'] == 20
-    assert report['raw_pixels']['knn']['num_train'] == 30
+        assert 0 <= run['linear']['top1'] <= 100
     with open(out + '.md') as f:
         table = f.read()
-    for row in ('| Raw pixels | - |', '| HSSL-iBOT | 0 |', '| iBOT | 0 |', 'torch ', 'Command:'):
+    for row in ('| Raw pixels | - |', '| Random init | 0 |', '| iBOT | 0 |', '| HSSL-iBOT | 0 |',
+                'torch ', 'Command', 'over random init'):
         assert row in table
     with open(out + '.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-    with open(out + '.json') as f:
-        assert json.load(f)['setting']['epochs'] == 1
+    # Another setting is refused instead of being mixed into the same table.
+    with pytest.raises(SystemExit, match='another setting'):
+        bench.main(_bench_args(tmp_path, '--epochs', '3'))
 
 
 def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):

@@ -1,20 +1,25 @@
-"""Fashion-MNIST benchmark: HSSL-iBOT against plain iBOT at the same budget, and raw pixels.
+"""Fashion-MNIST benchmark: iBOT, HSSL-iBOT and a control head against random init and raw pixels.
 
-``python tools/benchmarks/fashion_mnist.py [--epochs 100] [--seeds 0 1] [--num-per-class N]
-[--test-num-per-class N] [--batch-size 64] [--work-dir work_dirs/fashion_mnist]
-[--out docs/results/fashion_mnist]``
+``python tools/benchmarks/fashion_mnist.py [--epochs 6] [--seeds 0 1 2] [--time-limit MIN]``
 
-Each (method, seed) run pretrains its config for ``--epochs`` on the first ``--num-per-class``
-training images of every class (all 6,000 by default), logging the teacher's kNN accuracy every
-epoch; then the teacher's base model is evaluated with weighted kNN (k=20, T=0.07) and a linear
-probe on the same training subset against the test split. Raw-pixel kNN and linear probe on the
-same split are the baseline. Both methods of one seed share the seed, so data order, augmentations
-and masks are the same. Writes ``OUT.json``, ``OUT.md`` (table, command, date, versions) and
-``OUT.png`` (online kNN accuracy over training). Needs the Debian package dataset-fashion-mnist.
+Pretrains each (method, seed) with its config, then evaluates the teacher's base model (class
+token) with weighted kNN (k=20, T=0.07) and a linear probe, the memory / training set being the
+training split and the queries the full 10,000-image test split. The same ViT at its random
+initialisation (no training) and the raw pixels are evaluated the same way. Both SSL methods of one
+seed share the seed, so data order, augmentations and masks start the same.
+
+The table builds up across sittings: every finished run is stored in ``OUT.json`` at once and
+skipped next time; an interrupted run (``--time-limit``, or a killed process) resumes from its last
+epoch checkpoint in ``--work-dir``. A changed setting (epochs, subset, batch, configs) is refused
+rather than mixed into the same table. Writes ``OUT.json``, ``OUT.md`` (table, checks, command,
+date, machine, versions) and ``OUT.png`` (online kNN over training).
 """
 import argparse
 import copy
+import glob
+import hashlib
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -24,103 +29,131 @@ import time
 import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, MODELS
 
-from mmhssl.engine.hooks import OnlineKNNHook
 from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy,
                                linear_probe, pixel_features, write_json)
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
-    'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb64-100e_fashion-mnist.py',
     'iBOT': f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb64-100e_fashion-mnist.py',
+    'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb64-100e_fashion-mnist.py',
+    'HSSL-iBOT (MLP head)': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb64-100e_fashion-mnist.py',
 }
+BASELINE, CONTROL = 'iBOT', 'HSSL-iBOT (MLP head)'
 KNN_K, KNN_T = 20, 0.07
+RANDOM, PIXELS = 'Random init', 'Raw pixels'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--methods', nargs='+', choices=list(METHODS), default=list(METHODS))
-    parser.add_argument('--epochs', type=int, default=100)
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='seeds of iBOT and HSSL-iBOT (and of the random-init features)')
+    parser.add_argument('--control-seeds', type=int, nargs='*', default=[0],
+                        help='seeds of the MLP-head control')
     parser.add_argument('--num-per-class', type=int, default=None,
-                        help='training images per class for pretraining and the kNN/linear '
-                        'memory (default: all 6,000)')
+                        help='pretraining images per class (default: all 6,000)')
+    parser.add_argument('--eval-num-per-class', type=int, default=None,
+                        help='kNN memory / linear-probe training images per class (default: all)')
     parser.add_argument('--test-num-per-class', type=int, default=None,
                         help='test images per class (default: all 1,000)')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--num-workers', type=int, default=2)
-    parser.add_argument('--data-root', help='folder of the IDX files (default: the Debian one)')
     parser.add_argument('--online-num-per-class', type=int, nargs=2, metavar=('TRAIN', 'TEST'),
-                        help='images per class of the online kNN subsets (default: the config\'s '
-                        '200 and 100)')
+                        help="online kNN subsets per class (default: the config's 200 and 100)")
+    parser.add_argument('--batch-size', type=int, default=None, help="default: the config's")
     parser.add_argument('--linear-epochs', type=int, default=50)
+    parser.add_argument('--data-root', help='folder of the IDX files (default: the Debian one)')
+    parser.add_argument('--time-limit', type=float, default=None, metavar='MIN',
+                        help='stop after the epoch that passes MIN minutes of this sitting (at '
+                        'least one epoch is trained); the next call resumes')
+    parser.add_argument('--only', nargs='+', metavar='RUN',
+                        help='run only these runs, e.g. "iBOT/0" "HSSL-iBOT/1" "Raw pixels"')
     parser.add_argument('--work-dir', default='work_dirs/fashion_mnist')
     parser.add_argument('--out', default='docs/results/fashion_mnist',
-                        help='output stem: writes OUT.json, OUT.md and OUT.png')
+                        help='output stem: OUT.json, OUT.md and OUT.png')
     parser.add_argument('--render-only', action='store_true',
-                        help='only rewrite OUT.md and OUT.png from an existing OUT.json')
+                        help='only rewrite OUT.md and OUT.png from OUT.json')
     return parser.parse_args(argv)
 
 
-def set_epochs(cfg: Config, epochs: int) -> int:
-    """Rescale the warm-up + cosine schedules of the benchmark configs to ``epochs``."""
-    warmup = max(1, round(0.1 * epochs)) if epochs > 1 else 0
-    cfg.train_cfg.max_epochs = epochs
+def plan(args) -> list:
+    """Run keys in the order they are made: cheap baselines first, then seed by seed."""
+    keys = [PIXELS] + [f'{RANDOM}/{s}' for s in args.seeds]
+    for s in args.seeds:
+        keys += [f'{BASELINE}/{s}', f'HSSL-iBOT/{s}']
+    keys += [f'{CONTROL}/{s}' for s in args.control_seeds]
+    return keys
+
+
+def _walk(obj, fn) -> None:
+    if isinstance(obj, dict):
+        fn(obj)
+        for v in obj.values():
+            _walk(v, fn)
+    elif isinstance(obj, list):
+        for v in obj:
+            _walk(v, fn)
+
+
+def set_epochs(cfg: Config, epochs: int, num_images: int) -> None:
+    """Rescale the configs' warm-up + cosine schedules to ``epochs``, in iterations (lr warm-up
+    10 % of them, at least one)."""
     types = [s['type'] for s in cfg.param_scheduler]
     if types != ['LinearLR', 'CosineAnnealingLR', 'CosineAnnealingWeightDecay']:
         raise ValueError(f'Unexpected param_scheduler {types}; set_epochs knows the benchmark '
-                         'configs\' warm-up + cosine schedule only.')
+                         "configs' warm-up + cosine schedule only.")
+    batch = cfg.train_dataloader.batch_size
+    total = epochs * math.ceil(num_images / batch)
+    warmup = max(1, round(0.1 * total))
     lin, cos, wd = cfg.param_scheduler
-    lin.update(end=max(warmup, 1))
-    cos.update(begin=warmup, end=epochs, T_max=max(epochs - warmup, 1))
-    wd.update(end=epochs, T_max=epochs)
-    if warmup == 0:
-        cfg.param_scheduler = [cos, wd]
-    for hook in cfg.custom_hooks:
-        if hook['type'] == 'HSSLScheduleHook':
-            hook['warmup_epochs'] = max(warmup, 1)
-    cfg.default_hooks.checkpoint.interval = epochs
-    return warmup
-
-
-def _set_data_root(obj, root: str) -> None:
-    if isinstance(obj, dict):
-        if obj.get('type') == 'LocalFashionMNIST':
-            obj['data_root'] = root
-        for v in obj.values():
-            _set_data_root(v, root)
-    elif isinstance(obj, list):
-        for v in obj:
-            _set_data_root(v, root)
+    for sched in (lin, cos, wd):
+        sched.update(by_epoch=False, convert_to_iter_based=False)
+    lin.update(begin=0, end=warmup)
+    cos.update(begin=warmup, end=total, T_max=max(1, total - warmup))
+    wd.update(begin=0, end=total, T_max=total)
+    cfg.train_cfg.max_epochs = epochs
 
 
 def build_cfg(method: str, seed: int, args) -> Config:
     cfg = Config.fromfile(METHODS[method])
-    slug = method.lower().replace('-', '_')
-    cfg.work_dir = osp.join(args.work_dir, f'{slug}_e{args.epochs}_seed{seed}')
+    slug = method.lower().replace(' ', '_').replace('(', '').replace(')', '').replace('-', '_')
+    cfg.work_dir = osp.join(args.work_dir, f'{slug}_seed{seed}')
     cfg.randomness = dict(seed=seed, diff_rank_seed=True)
-    loader = cfg.train_dataloader
-    loader.batch_size = args.batch_size
-    loader.num_workers = args.num_workers
-    loader.persistent_workers = args.num_workers > 0
-    loader.dataset.num_per_class = args.num_per_class
-    cfg.eval_dataloaders.train.dataset.num_per_class = args.num_per_class
+    if args.batch_size:
+        cfg.train_dataloader.batch_size = args.batch_size
+    cfg.train_dataloader.dataset.num_per_class = args.num_per_class
+    cfg.eval_dataloaders.train.dataset.num_per_class = args.eval_num_per_class
     cfg.eval_dataloaders.test.dataset.num_per_class = args.test_num_per_class
-    set_epochs(cfg, args.epochs)
+    set_epochs(cfg, args.epochs, 10 * (args.num_per_class or 6000))
     if args.online_num_per_class:
         hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
         hook['train_dataset']['num_per_class'], hook['test_dataset']['num_per_class'] = (
             args.online_num_per_class)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    cfg.resume = True  # continues from work_dir's last checkpoint when there is one
     if args.data_root:
+        def point(node):
+            if node.get('type') == 'LocalFashionMNIST':
+                node['data_root'] = args.data_root
         for key in ('train_dataloader', 'eval_dataloaders', 'custom_hooks'):
-            _set_data_root(cfg[key], args.data_root)
+            _walk(cfg[key], point)
     return cfg
 
 
-def evaluate_features(train, test, args) -> dict:
+def setting_of(args) -> dict:
+    """What must be equal for runs to share a table (the configs by content hash)."""
+    digest = {m: hashlib.sha256(open(p, 'rb').read()).hexdigest()[:12] for m, p in METHODS.items()}
+    return dict(epochs=args.epochs, num_per_class=args.num_per_class,
+                eval_num_per_class=args.eval_num_per_class,
+                test_num_per_class=args.test_num_per_class, batch_size=args.batch_size,
+                online_num_per_class=args.online_num_per_class, linear_epochs=args.linear_epochs,
+                configs=METHODS, config_sha256=digest, knn=dict(k=KNN_K, temperature=KNN_T))
+
+
+def evaluate(train, test, args) -> dict:
     (xtr, ytr), (xte, yte) = train, test
     return dict(knn=knn_accuracy(xtr, ytr, xte, yte, 10, KNN_K, KNN_T),
                 linear=linear_probe(xtr, ytr, xte, yte, 10, epochs=args.linear_epochs))
@@ -133,10 +166,10 @@ def pixels_of(dataset_cfg: dict):
     return pixel_features(images), torch.from_numpy(dataset.get_gt_labels())
 
 
-def raw_pixels(cfg: Config, args) -> dict:
-    """Raw-pixel kNN and linear probe on the benchmark split, and kNN on the online subsets."""
-    result = evaluate_features(pixels_of(cfg.eval_dataloaders.train.dataset),
-                               pixels_of(cfg.eval_dataloaders.test.dataset), args)
+def raw_pixels(args) -> dict:
+    cfg = build_cfg(BASELINE, 0, args)
+    result = evaluate(pixels_of(cfg.eval_dataloaders.train.dataset),
+                      pixels_of(cfg.eval_dataloaders.test.dataset), args)
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
     (xtr, ytr), (xte, yte) = pixels_of(hook['train_dataset']), pixels_of(hook['test_dataset'])
     result['online_subset_knn'] = knn_accuracy(xtr, ytr, xte, yte, 10, hook['k'],
@@ -144,107 +177,228 @@ def raw_pixels(cfg: Config, args) -> dict:
     return result
 
 
-def run_one(method: str, seed: int, args) -> dict:
-    cfg = build_cfg(method, seed, args)
-    print(f'\n=== {method}, seed {seed}: {args.epochs} epochs in {cfg.work_dir}', flush=True)
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
-    start = time.time()
-    runner.train()
-    minutes = (time.time() - start) / 60
-    iters_per_epoch = len(runner.train_dataloader)
-    hook = next(h for h in runner.hooks if isinstance(h, OnlineKNNHook))
-    curve = [[step / iters_per_epoch, top1] for step, top1 in hook.history]
-    losses = runner.message_hub.get_scalar('train/loss')
-    last_epoch_loss = float(losses.mean(iters_per_epoch))
-    ckpt = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
-    feats = features_from_config(cfg, ckpt, part='teacher', feature='cls')
-    result = evaluate_features(feats['train'], feats['test'], args)
-    result.update(method=method, seed=seed, train_minutes=minutes, iterations=runner.iter,
-                  last_epoch_loss=last_epoch_loss, online_knn=curve, checkpoint=ckpt,
-                  feature_dim=int(feats['train'][0].shape[1]))
+def random_init(seed: int, args) -> dict:
+    """The ViT exactly as training would start it (same seed, same init), never trained."""
+    cfg = build_cfg(BASELINE, seed, args)
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    model.init_weights()
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    path = osp.join(cfg.work_dir, 'random_init.pth')
+    torch.save(dict(state_dict=model.state_dict()), path)
+    result = evaluate(**_features(cfg, path), args=args)
+    os.remove(path)
     return result
 
 
-def _fmt(x, digits=2):
-    return 'n/a' if x is None else f'{x:.{digits}f}'
+def _features(cfg, checkpoint):
+    feats = features_from_config(cfg, checkpoint, part='teacher', feature='cls')
+    return dict(train=feats['train'], test=feats['test'])
 
 
-def _mean_std(values):
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
+class _TimeLimit(Hook):
+    """Ends training after the epoch that passes the sitting's deadline (the checkpoint stays)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def after_train_epoch(self, runner) -> None:
+        if time.time() > self.deadline:
+            runner.train_loop.stop_training = True
+
+
+def online_curve(work_dir: str) -> list:
+    """(epoch, teacher kNN top-1) over all sittings of a run, from mmengine's scalar logs."""
+    points = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'knn/top1' in rec:
+                    points[rec['step']] = rec['knn/top1']
+    return [[step, top1] for step, top1 in sorted(points.items())]
+
+
+def train(method: str, seed: int, args, deadline: float):
+    """Pretrain (or continue) one run. Returns its result, or None if stopped by the deadline."""
+    cfg = build_cfg(method, seed, args)
+    print(f'\n=== {method}, seed {seed}: {args.epochs} epochs in {cfg.work_dir}', flush=True)
+    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner.register_hook(_TimeLimit(deadline))
+    start = time.time()
+    runner.train()
+    segments_file = osp.join(cfg.work_dir, 'segments.json')
+    segments = json.load(open(segments_file)) if osp.isfile(segments_file) else []
+    segments.append(dict(minutes=(time.time() - start) / 60, end_epoch=runner.epoch))
+    write_json(segments_file, segments)
+    if runner.epoch < args.epochs:
+        return None
+    iters_per_epoch = len(runner.train_dataloader)
+    curve = [[step / iters_per_epoch, top1] for step, top1 in online_curve(cfg.work_dir)]
+    ckpt = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
+    result = evaluate(**_features(cfg, ckpt), args=args)
+    result.update(train_minutes=sum(s['minutes'] for s in segments), sittings=len(segments),
+                  iterations=runner.iter, online_knn=curve, checkpoint=ckpt,
+                  config=METHODS[method])
+    return result
+
+
+def load_report(args) -> dict:
+    path = args.out + '.json'
+    setting = setting_of(args)
+    if osp.isfile(path):
+        with open(path) as f:
+            report = json.load(f)
+        if report['setting'] != setting:
+            changed = sorted(k for k in setting if report['setting'].get(k) != setting[k])
+            raise SystemExit(
+                f'{path} holds runs of another setting (differs in {changed}). Use another '
+                '--out (and --work-dir) for this setting, or delete the file to start over.')
+        return report
+    return dict(setting=setting, runs={})
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.render_only:
+        with open(args.out + '.json') as f:
+            report = json.load(f)
+        render(report, args.out)
+        return report
+    init_default_scope('mmpretrain')
+    deadline = time.time() + 60 * args.time_limit if args.time_limit is not None else float('inf')
+    report = load_report(args)
+    report['command'] = 'python tools/benchmarks/fashion_mnist.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    trained = False  # every call makes progress: at least one epoch of training
+    for key in plan(args):
+        if key in report['runs'] or (args.only and key not in args.only):
+            continue
+        if trained and time.time() > deadline:
+            print(f'Time limit reached; {key} and later runs are left for the next call.')
+            break
+        method, _, seed = key.partition('/')
+        if method == PIXELS:
+            result = raw_pixels(args)
+        elif method == RANDOM:
+            result = random_init(int(seed), args)
+        else:
+            result = train(method, int(seed), args, deadline)
+            trained = True
+            if result is None:
+                print(f'Time limit reached inside {key}; the next call resumes it.')
+                break
+        result.update(method=method, seed=None if method == PIXELS else int(seed),
+                      date=time.strftime('%Y-%m-%d'), environment=environment_info())
+        report['runs'][key] = result
+        write_json(args.out + '.json', report)
+        render(report, args.out)
+    render(report, args.out)
+    print('\n'.join(summary_lines(report)))
+    return report
+
+
+def _by_method(report: dict) -> dict:
+    out = {}
+    for r in report['runs'].values():
+        out.setdefault(r['method'], []).append(r)
+    return out
+
+
+def _stats(values):
+    if len(values) < 2:
+        return values[0], None
+    return statistics.mean(values), statistics.stdev(values)
+
+
+def _fmt_ms(values) -> str:
+    mean, std = _stats(values)
+    return f'{mean:.2f}' if std is None else f'{mean:.2f} ± {std:.2f}'
 
 
 def summary_lines(report: dict) -> list:
-    runs, raw = report['runs'], report['raw_pixels']
+    """The table's checks, computed from the stored runs."""
+    by = _by_method(report)
     lines = []
-    by = {m: [r for r in runs if r['method'] == m] for m in report['setting']['methods']}
-    for metric, key in (('kNN top-1', 'knn'), ('linear top-1', 'linear')):
-        parts = [f'{m} {_mean_std([r[key]["top1"] for r in rs])}' for m, rs in by.items() if rs]
-        lines.append(f'- {metric}: ' + ', '.join(parts) + f'; raw pixels {raw[key]["top1"]:.2f}.')
-    if all(by.get(m) for m in ('HSSL-iBOT', 'iBOT')):
-        seeds = [r['seed'] for r in by['HSSL-iBOT']]
-        pairs = {r['seed']: r for r in by['iBOT']}
-        for metric, key in (('kNN', 'knn'), ('linear', 'linear')):
-            diffs = [r[key]['top1'] - pairs[r['seed']][key]['top1'] for r in by['HSSL-iBOT']
-                     if r['seed'] in pairs]
+    if RANDOM not in by:
+        return ['- No runs yet.']
+    rnd = [r['knn']['top1'] for r in by[RANDOM]]
+    for method in (BASELINE, 'HSSL-iBOT', CONTROL):
+        runs = by.get(method, [])
+        if not runs:
+            continue
+        knn = [r['knn']['top1'] for r in runs]
+        gain = statistics.mean(knn) - statistics.mean(rnd)
+        _, std = _stats(knn)
+        _, rstd = _stats(rnd)
+        spread = max(std or 0., rstd or 0.)
+        verdict = (f'{"meets" if gain >= 10 and gain > 3 * spread else "misses"} the bar of '
+                   f'+10 points and > 3 seed std ({3 * spread:.2f})'
+                   if std is not None else 'one seed so far, no spread yet')
+        lines.append(f'- {method}: kNN {_fmt_ms(knn)} over {len(runs)} seed(s), '
+                     f'{gain:+.2f} points over random init ({_fmt_ms(rnd)}): {verdict}.')
+    if by.get(BASELINE) and by.get('HSSL-iBOT'):
+        base = {r['seed']: r for r in by[BASELINE]}
+        for metric in ('knn', 'linear'):
+            diffs = [r[metric]['top1'] - base[r['seed']][metric]['top1']
+                     for r in by['HSSL-iBOT'] if r['seed'] in base]
             if diffs:
-                lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, per seed {seeds}: '
+                mean, std = _stats(diffs)
+                lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, paired by seed: '
                              + ', '.join(f'{d:+.2f}' for d in diffs)
-                             + f' (mean {statistics.mean(diffs):+.2f}).')
-        spread = max((abs(a['knn']['top1'] - b['knn']['top1']) for m in by.values()
-                      for a in m for b in m), default=0.0)
-        mean_diff = statistics.mean(r['knn']['top1'] - pairs[r['seed']]['knn']['top1']
-                                    for r in by['HSSL-iBOT'] if r['seed'] in pairs)
-        if len(seeds) > 1:
-            where = 'within' if abs(mean_diff) <= spread else 'larger than'
-            lines.append(f'- The mean kNN difference ({mean_diff:+.2f}) is {where} the '
-                         f'seed-to-seed spread of one method ({spread:.2f}).')
-    start = [r['online_knn'][0][1] for r in runs]
-    end = [r['online_knn'][-1][1] for r in runs]
-    lines.append(f'- Online kNN top-1 went from {min(start):.1f}-{max(start):.1f} at '
-                 f'initialisation to {min(end):.1f}-{max(end):.1f} after {runs[0]["iterations"]} '
-                 'iterations.')
-    best = max(runs, key=lambda r: r['knn']['top1'])
-    verdict = 'above' if best['knn']['top1'] > raw['knn']['top1'] else 'not above'
-    lines.append(f'- The best SSL kNN top-1 ({best["method"]}, seed {best["seed"]}: '
-                 f'{best["knn"]["top1"]:.2f}) is {verdict} raw-pixel kNN '
-                 f'({raw["knn"]["top1"]:.2f}) at this budget.')
+                             + (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None
+                                else '.'))
+    if PIXELS in by:
+        px = by[PIXELS][0]
+        lines.append(f'- Raw pixels: kNN {px["knn"]["top1"]:.2f}, linear '
+                     f'{px["linear"]["top1"]:.2f}.')
     return lines
 
 
+def render(report: dict, out: str) -> None:
+    write_markdown(report, out + '.md')
+    plot_curves(report, out + '.png')
+
+
 def write_markdown(report: dict, path: str) -> None:
-    s, env = report['setting'], report['environment']
-    rows = [('Raw pixels', '-', report['raw_pixels'], None)]
-    rows += [(r['method'], str(r['seed']), r, r) for r in report['runs']]
+    s = report['setting']
+    by = _by_method(report)
+    envs = sorted({(r['date'], r['environment']['device'], r['environment']['torch'],
+                    r['environment']['mmpretrain'], r['environment']['mmhssl'])
+                   for r in report['runs'].values()})
     lines = [
-        '# Fashion-MNIST: HSSL-iBOT vs iBOT vs raw pixels', '',
-        f'Command: `{report["command"]}`', '',
-        f'Date: {env["date"]}. Versions: torch {env["torch"]}, mmengine {env["mmengine"]}, '
-        f'mmpretrain {env["mmpretrain"]}, mmhssl {env["mmhssl"]}, Python {env["python"]}. '
-        f'Device: {env["device"]}.', '',
-        f'Setting: mini ViT (64 wide, 4 blocks, patch 4, 28 px), {s["epochs"]} epoch(s), batch '
-        f'{s["batch_size"]}, {s["iterations"]} iterations per run, pretraining and kNN/linear '
-        f'memory on {s["num_train"]} training images ({s["num_per_class"] or "all"} per class), '
-        f'evaluation on {s["num_test"]} test images, seeds {s["seeds"]}. Features: the teacher '
-        f'base model\'s class token. kNN: k={KNN_K}, T={KNN_T}, cosine similarity, weighted '
-        'votes. Linear probe: SGD on standardised features, learning rate chosen on 10% of the '
-        'training subset, then retrained on all of it.', '',
-        '| Method | Seed | kNN top-1 | kNN top-5 | Linear top-1 | Linear top-5 | '
-        'Pretraining (min) | Last-epoch loss |',
-        '|---|---|---|---|---|---|---|---|',
+        '# Fashion-MNIST: iBOT vs HSSL-iBOT vs random init and raw pixels', '',
+        f'Command (resumable; `make benchmark-fmnist`): `{report.get("command", "")}`', '',
+        'Measured: ' + '; '.join(f'{d} on {dev} (torch {t}, mmpretrain {p}, mmhssl {h})'
+                                 for d, dev, t, p, h in envs) + '.', '',
+        f'Setting: mini ViT (64 wide, 4 blocks, patch 4, 28 px), {s["epochs"]} epochs of '
+        f'{s["num_per_class"] or 6000} images per class, batch {s["batch_size"] or 64}; '
+        f'evaluation of the teacher base model\'s class token with kNN (k={KNN_K}, T={KNN_T}, '
+        'cosine, weighted votes) and a linear probe (SGD on standardised features, lr chosen on '
+        'a held-out 10 % of the training features), memory / training set: '
+        f'{s["eval_num_per_class"] or 6000} training images per class; queries: '
+        f'{s["test_num_per_class"] or 1000} test images per class. Configs: '
+        + ', '.join(f'`{p}`' for p in s['configs'].values()) + '.', '',
+        '| Method | Seeds | kNN top-1 | Linear top-1 | Pretraining (min per run) |',
+        '|---|---|---|---|---|',
     ]
-    for name, seed, r, run in rows:
-        lines.append(f'| {name} | {seed} | {_fmt(r["knn"]["top1"])} | {_fmt(r["knn"]["top5"])} | '
-                     f'{_fmt(r["linear"]["top1"])} | {_fmt(r["linear"]["top5"])} | '
-                     f'{_fmt(run and run["train_minutes"], 1)} | '
-                     f'{_fmt(run and run["last_epoch_loss"], 3)} |')
-    lines += ['', 'Pretraining minutes are wall-clock times and depend on the load of the '
-              'machine.', '', '## Summary (generated)', ''] + summary_lines(report)
-    lines += ['', f'Online kNN during pretraining (teacher, {s["online_subset"]}; the dashed line '
-              f'is raw-pixel kNN on the same subset, '
-              f'{report["raw_pixels"]["online_subset_knn"]["top1"]:.2f}):', '',
-              f'![online kNN]({osp.basename(path)[:-3]}.png)', '']
+    for method in (PIXELS, RANDOM, BASELINE, 'HSSL-iBOT', CONTROL):
+        runs = by.get(method)
+        if not runs:
+            continue
+        seeds = ', '.join(str(r['seed']) for r in runs) if method != PIXELS else '-'
+        minutes = [r['train_minutes'] for r in runs if 'train_minutes' in r]
+        lines.append(f'| {method} | {seeds} | {_fmt_ms([r["knn"]["top1"] for r in runs])} | '
+                     f'{_fmt_ms([r["linear"]["top1"] for r in runs])} | '
+                     f'{_fmt_ms(minutes) if minutes else "-"} |')
+    lines += ['', 'Mean ± sample standard deviation over seeds. Per-run values are in '
+              f'`{osp.basename(path)[:-3]}.json`. Minutes are wall-clock on a shared machine.',
+              '', '## Checks (generated)', ''] + summary_lines(report)
+    lines += ['', '![online kNN](' + osp.basename(path)[:-3] + '.png)', '',
+              'Online kNN: the teacher on the online subsets, after every epoch.', '']
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
 
@@ -254,59 +408,26 @@ def plot_curves(report: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    colors = {'HSSL-iBOT': 'tab:red', 'iBOT': 'tab:blue'}
+    colors = {BASELINE: 'tab:blue', 'HSSL-iBOT': 'tab:red', CONTROL: 'tab:green'}
     styles = ['-', '--', ':', '-.']
-    seeds = report['setting']['seeds']
-    for r in report['runs']:
+    for r in report['runs'].values():
+        if 'online_knn' not in r or not r['online_knn']:
+            continue
         x, y = zip(*r['online_knn'])
-        ax.plot(x, y, styles[seeds.index(r['seed']) % len(styles)], marker='o', markersize=3,
+        ax.plot(x, y, styles[r['seed'] % len(styles)], marker='o', markersize=3,
                 color=colors.get(r['method']), label=f'{r["method"]} (seed {r["seed"]})')
-    ax.axhline(report['raw_pixels']['online_subset_knn']['top1'], color='gray', linestyle='--',
-               label='raw pixels')
+    px = report['runs'].get(PIXELS)
+    if px:
+        ax.axhline(px['online_subset_knn']['top1'], color='gray', linestyle='--',
+                   label='raw pixels')
     ax.set_xlabel('epoch')
-    ax.set_ylabel('kNN top-1 (%)')
-    ax.set_title(f'Fashion-MNIST online kNN ({report["setting"]["online_subset"]})', fontsize=9)
+    ax.set_ylabel('teacher kNN top-1 (%)')
+    ax.set_title('Fashion-MNIST online kNN (online subsets)', fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    if args.render_only:
-        with open(args.out + '.json') as f:
-            report = json.load(f)
-        plot_curves(report, args.out + '.png')
-        write_markdown(report, args.out + '.md')
-        print(f'rewritten {args.out}.md and .png')
-        return report
-    init_default_scope('mmpretrain')
-    command = 'python tools/benchmarks/fashion_mnist.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
-    cfg = build_cfg(args.methods[0], args.seeds[0], args)
-    print('Raw-pixel baseline', flush=True)
-    raw = raw_pixels(cfg, args)
-    runs = [run_one(m, seed, args) for seed in args.seeds for m in args.methods]
-    hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
-    report = dict(
-        command=command, environment=environment_info(),
-        setting=dict(methods=args.methods, configs={m: METHODS[m] for m in args.methods},
-                     epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size,
-                     num_per_class=args.num_per_class, num_train=raw['knn']['num_train'],
-                     num_test=raw['knn']['num_test'], iterations=runs[0]['iterations'],
-                     knn=dict(k=KNN_K, temperature=KNN_T), linear_epochs=args.linear_epochs,
-                     online_subset=f'{hook["train_dataset"]["num_per_class"] * 10} train / '
-                     f'{hook["test_dataset"]["num_per_class"] * 10} test images'),
-        raw_pixels=raw, runs=runs)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    write_json(args.out + '.json', report)
-    plot_curves(report, args.out + '.png')
-    write_markdown(report, args.out + '.md')
-    print('\n'.join(summary_lines(report)))
-    print(f'written {args.out}.md, .json and .png')
-    return report
 
 
 if __name__ == '__main__':

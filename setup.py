@@ -6,7 +6,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 # Shipped inside the package as mmhssl/.mim, so an installed mmhssl finds its configs and model zoo.
-MIM_FILES = ('configs', 'model-index.yml')
+MIM_FILES = ('configs', 'checkpoints', 'model-index.yml')
 
 
 class BuildPyWithZoo(build_py):

@@ -49,6 +49,13 @@ def make_table(models: List[ZooModel], root: str) -> str:
         result_cell = '<br>'.join(results) or '-'
         if results and m.raw.get('Results Note'):
             result_cell += f' {ref(m.raw["Results Note"])}'
+        # The paper's numbers are labelled as such, never shown as results of the config.
+        paper = [f'{r["Dataset"]} {metric}: {value}' for r in m.raw.get('Paper Results') or []
+                 for metric, value in r['Metrics'].items()]
+        if paper:
+            result_cell += ('<br>reported by the paper, not measured here: ' + ', '.join(paper)
+                            + (f' {ref(m.raw["Paper Results Note"])}'
+                               if m.raw.get('Paper Results Note') else ''))
         if m.weights:
             weights = f'[model]({m.weights}) (sha256 `{m.sha256[:8]}`)'
         else:

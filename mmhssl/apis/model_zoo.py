@@ -78,6 +78,11 @@ class ZooModel:
     raw: dict = field(repr=False)
 
     @property
+    def packaged(self) -> bool:
+        """Whether the weights ship with the package (a path relative to the zoo root)."""
+        return bool(self.weights) and '://' not in str(self.weights)
+
+    @property
     def filename(self) -> str:
         """Checkpoint file name in the cache: the URL's basename, else ``<name>.pth``."""
         if self.weights:
@@ -181,7 +186,8 @@ def validate_metafile(path: str, root: Optional[str] = None) -> List[str]:
     (a collection of the file), ``Metadata`` with ``Epochs``, ``Batch Size``, ``Training Data`` and
     ``Architecture``, a ``Results`` key (null or a list of ``Task``/``Dataset``/``Metrics``), a
     ``Paper`` (its own or its collection's, with ``Title`` and ``URL``), and either ``Weights`` (an
-    http(s) URL) with a 64-digit ``SHA256``, or a ``Weights Note`` saying why there are none.
+    http(s) URL, or a file shipped with the package, relative to the zoo root) with a 64-digit
+    ``SHA256``, or a ``Weights Note`` saying why there are none.
 
     Args:
         path (str): The metafile.
@@ -223,8 +229,11 @@ def validate_metafile(path: str, root: Optional[str] = None) -> List[str]:
             problems.append(f'{where}: no Paper with Title and URL (in the model or its '
                             'collection)')
         if model.weights:
-            if not str(model.weights).startswith(('http://', 'https://')):
-                problems.append(f'{where}: Weights is not an http(s) URL')
+            if model.packaged:
+                if not osp.isfile(osp.join(root or zoo_root(), model.weights)):
+                    problems.append(f'{where}: packaged Weights {model.weights!r} do not exist')
+            elif not str(model.weights).startswith(('http://', 'https://')):
+                problems.append(f'{where}: Weights is neither an http(s) URL nor a packaged file')
             if not (model.sha256 and re.fullmatch(r'[0-9a-f]{64}', model.sha256)):
                 problems.append(f'{where}: Weights without a 64-digit SHA256')
         else:
@@ -322,6 +331,13 @@ def fetch_checkpoint(name: str,
         ChecksumError: The downloaded file is corrupted; nothing is kept.
     """
     entry = get_model_info(name)
+    if entry.packaged:
+        path = osp.join(zoo_root(), entry.weights)
+        if not osp.isfile(path):
+            raise CheckpointNotFoundError(f'{name}: its packaged checkpoint {path} is missing; '
+                                          'reinstall mmhssl from a complete checkout.')
+        verify_sha256(path, entry.sha256)
+        return path
     offline = offline_mode() if offline is None else offline
     path = entry.cache_path(cache_dir)
     if osp.isfile(path):

@@ -76,6 +76,9 @@ def parse_args(argv=None):
                         help='output stem: OUT.json, OUT.md and OUT.png')
     parser.add_argument('--render-only', action='store_true',
                         help='only rewrite OUT.md and OUT.png from OUT.json')
+    parser.add_argument('--publish', metavar='DIR',
+                        help='export the teacher backbone of the best-kNN seed of iBOT and '
+                        'HSSL-iBOT into DIR (zoo weights) and print their metafile numbers')
     return parser.parse_args(argv)
 
 
@@ -262,9 +265,11 @@ def load_report(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.render_only:
+    if args.render_only or args.publish:
         with open(args.out + '.json') as f:
             report = json.load(f)
+        if args.publish:
+            publish(report, args)
         render(report, args.out)
         return report
     init_default_scope('mmpretrain')
@@ -299,6 +304,39 @@ def main(argv=None) -> dict:
     render(report, args.out)
     print('\n'.join(summary_lines(report)))
     return report
+
+
+# The zoo entries state kNN on this fixed subset, which a test reproduces in seconds.
+ZOO_KNN_SUBSET = dict(train=1000, test=200)
+
+
+def zoo_knn(cfg: Config, backbone_file: str) -> float:
+    """kNN top-1 of exported weights on the zoo's fixed subset (first N images per class)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.eval_dataloaders.train.dataset.num_per_class = ZOO_KNN_SUBSET['train']
+    cfg.eval_dataloaders.test.dataset.num_per_class = ZOO_KNN_SUBSET['test']
+    feats = features_from_config(cfg, backbone_file, part='teacher', feature='cls')
+    (xtr, ytr), (xte, yte) = feats['train'], feats['test']
+    return knn_accuracy(xtr, ytr, xte, yte, 10, KNN_K, KNN_T)['top1']
+
+
+def publish(report: dict, args) -> None:
+    """Export the best seed of each SSL method as zoo weights; print what the metafile needs."""
+    from mmhssl.apis import export_backbone
+    os.makedirs(args.publish, exist_ok=True)
+    by = _by_method(report)
+    for method in (BASELINE, 'HSSL-iBOT'):
+        if not by.get(method):
+            print(f'{method}: no finished run to publish.')
+            continue
+        best = max(by[method], key=lambda r: r['knn']['top1'])
+        stem = osp.splitext(osp.basename(METHODS[method]))[0]
+        path, digest = export_backbone(best['checkpoint'], osp.join(args.publish, stem + '.pth'),
+                                       meta=dict(benchmark_run=f'{method}/{best["seed"]}'))
+        subset = zoo_knn(build_cfg(method, best['seed'], args), path)
+        print(f'{method} seed {best["seed"]}: {path}\n  SHA256: {digest}\n  kNN top-1 (full '
+              f'test split) {best["knn"]["top1"]:.2f}, linear {best["linear"]["top1"]:.2f}, '
+              f'kNN top-1 on the zoo subset ({ZOO_KNN_SUBSET}) {subset:.2f}')
 
 
 def _by_method(report: dict) -> dict:

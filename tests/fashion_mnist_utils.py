@@ -5,9 +5,9 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HSSL_CONFIG = osp.join(ROOT, 'configs/benchmarks/fashion_mnist/'
-                       'hssl-ibot_vit-mini-p4_aux-convnext2_1xb64-100e_fashion-mnist.py')
+                       'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py')
 IBOT_CONFIG = osp.join(ROOT, 'configs/benchmarks/fashion_mnist/'
-                       'ibot_vit-mini-p4_1xb64-100e_fashion-mnist.py')
+                       'ibot_vit-mini-p4_1xb128-6e_fashion-mnist.py')
 FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz',
          't10k-labels-idx1-ubyte.gz')
 

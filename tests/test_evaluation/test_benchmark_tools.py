@@ -78,7 +78,8 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
     assert report['runs']['Raw pixels'] == first['runs']['Raw pixels']
     ibot = report['runs']['iBOT/0']
     assert ibot['sittings'] == 2 and ibot['iterations'] == 2 * 3  # 30 images / batch 10
-    assert [round(e, 3) for e, _ in ibot['online_knn']] == [0.0, 1.0, 2.0]
+    epochs = [e for e, _ in ibot['online_knn']]  # both sittings, from the start to the end
+    assert epochs[0] == 0 and epochs[-1] == 2 and epochs == sorted(set(epochs))
     assert report['runs']['HSSL-iBOT/0']['sittings'] == 1
     for run in report['runs'].values():
         assert run['knn']['num_train'] == 30 and run['knn']['num_test'] == 20

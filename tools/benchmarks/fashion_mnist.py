@@ -39,9 +39,9 @@ from mmhssl.evaluation import (environment_info, features_from_config, knn_accur
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
-    'iBOT': f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb64-100e_fashion-mnist.py',
-    'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb64-100e_fashion-mnist.py',
-    'HSSL-iBOT (MLP head)': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb64-100e_fashion-mnist.py',
+    'iBOT': f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb128-6e_fashion-mnist.py',
+    'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
+    'HSSL-iBOT (MLP head)': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb128-6e_fashion-mnist.py',
 }
 BASELINE, CONTROL = 'iBOT', 'HSSL-iBOT (MLP head)'
 KNN_K, KNN_T = 20, 0.07
@@ -103,7 +103,7 @@ def _walk(obj, fn) -> None:
 
 def set_epochs(cfg: Config, epochs: int, num_images: int) -> None:
     """Rescale the configs' warm-up + cosine schedules to ``epochs``, in iterations (lr warm-up
-    10 % of them, at least one)."""
+    10 % of them, at least one), and evaluate the online kNN twice per epoch."""
     types = [s['type'] for s in cfg.param_scheduler]
     if types != ['LinearLR', 'CosineAnnealingLR', 'CosineAnnealingWeightDecay']:
         raise ValueError(f'Unexpected param_scheduler {types}; set_epochs knows the benchmark '
@@ -118,6 +118,9 @@ def set_epochs(cfg: Config, epochs: int, num_images: int) -> None:
     cos.update(begin=warmup, end=total, T_max=max(1, total - warmup))
     wd.update(begin=0, end=total, T_max=total)
     cfg.train_cfg.max_epochs = epochs
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'OnlineKNNHook':  # twice per epoch
+            hook.update(by_epoch=False, interval=max(1, total // epochs // 2))
 
 
 def build_cfg(method: str, seed: int, args) -> Config:

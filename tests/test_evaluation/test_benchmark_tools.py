@@ -75,6 +75,8 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
     # Second sitting: finished runs are kept, the interrupted one resumes at epoch 2.
     report = bench.main(_bench_args(tmp_path))
     assert list(report['runs']) == ['Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0']
+    assert bench.plan(bench.parse_args(['--seeds', '0', '1']))[:5] == [
+        'Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0', 'Random init/1']
     assert report['runs']['Raw pixels'] == first['runs']['Raw pixels']
     ibot = report['runs']['iBOT/0']
     assert ibot['sittings'] == 2 and ibot['iterations'] == 2 * 3  # 30 images / batch 10

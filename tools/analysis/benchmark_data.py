@@ -1,7 +1,10 @@
 """Throughput of a config's training pipeline alone (decode, multi-crop, masks), in one process.
 
-The pipeline of the config's (innermost) training dataset is applied to the images of a folder,
-in a loop, without the model or a dataloader.
+The pipeline of the config's (innermost) training dataset is applied to the images of a folder (or,
+without ``--images``, to the items of that dataset itself), in a loop, without the model or a
+dataloader. When the config augments in its data preprocessor (``BatchMultiCropPreprocessor``), the
+items are collated into training batches and the preprocessor's work is timed with them. CPU time is
+reported beside wall time, so a busy machine does not distort the comparison.
 
 The number is images/s per dataloader worker: each worker runs this pipeline serially, so a
 loader with ``num_workers`` workers delivers at most about ``num_workers`` times as much.
@@ -34,7 +37,8 @@ from mmhssl.datasets.image_folder import IMAGE_EXTENSIONS
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark the training data pipeline.')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--images', required=True, help='folder of images to feed the pipeline')
+    parser.add_argument('--images', help='folder of images to feed the pipeline (default: the '
+                        'config\'s own training dataset, e.g. in-memory Fashion-MNIST)')
     parser.add_argument('--num-images', type=int, default=32, help='images to process')
     parser.add_argument('--repeat', type=int, default=1, help='passes over the images')
     parser.add_argument('--threads', type=int, default=1,
@@ -52,6 +56,20 @@ def innermost_dataset(cfg: dict) -> dict:
     return cfg
 
 
+def _items(cfg, args, pipeline):
+    """The inputs to time: image files of ``--images``, else the config's own dataset."""
+    if args.images:
+        files = sorted(f for f in os.listdir(args.images) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise ValueError(f'benchmark_data: no images in {args.images}; give a folder of '
+                             f'images ({", ".join(IMAGE_EXTENSIONS)}).')
+        paths = [osp.join(args.images, files[i % len(files)]) for i in range(args.num_images)]
+        return lambda i: pipeline(dict(img_path=paths[i]))
+    from mmpretrain.registry import DATASETS
+    dataset = DATASETS.build(innermost_dataset(cfg.train_dataloader.dataset.to_dict()))
+    return lambda i: dataset[i % len(dataset)]
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -63,30 +81,39 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     pipeline = Compose([TRANSFORMS.build(t) for t in
                         innermost_dataset(cfg.train_dataloader.dataset)['pipeline']])
-    files = sorted(f for f in os.listdir(args.images) if f.lower().endswith(IMAGE_EXTENSIONS))
-    if not files:
-        raise ValueError(f'benchmark_data: no images in {args.images}; give a folder of images '
-                         f'({", ".join(IMAGE_EXTENSIONS)}).')
-    paths = [osp.join(args.images, files[i % len(files)]) for i in range(args.num_images)]
-    count = len(paths)
-    pipeline(dict(img_path=paths[0]))  # warm-up out of the timing
+    item = _items(cfg, args, pipeline)
+    # A batched preprocessor does the augmentation after collation: time it with the pipeline.
+    pre_cfg = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    preprocessor = None
+    if pre_cfg.get('type') == 'BatchMultiCropPreprocessor':
+        from mmengine.dataset import default_collate
+        from mmpretrain.registry import MODELS
+        preprocessor = MODELS.build(pre_cfg)
+        batch_size = cfg.train_dataloader.batch_size
+    item(0)  # warm-up out of the timing
 
     profiler = cProfile.Profile() if args.profile else None
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
-    for _ in range(args.repeat):
-        for path in paths:
-            pipeline(dict(img_path=path))
+    n = args.num_images * args.repeat
+    batch = []
+    for i in range(n):
+        batch.append(item(i % args.num_images))
+        if preprocessor is not None and (len(batch) == batch_size or i == n - 1):
+            preprocessor(default_collate(batch), training=True)
+            batch = []
     if profiler:
         profiler.disable()
-    elapsed = time.perf_counter() - start
-    n = count * args.repeat
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     result = dict(config=args.config, threads=args.threads, images=n, seconds=elapsed,
-                  images_per_s_per_worker=n / elapsed,
-                  ms_per_image=1000 * elapsed / n)
-    print(f'{n} images in {elapsed:.2f} s: {result["images_per_s_per_worker"]:.2f} images/s per '
-          f'worker ({result["ms_per_image"]:.1f} ms/image)')
+                  cpu_seconds=cpu, images_per_s_per_worker=n / elapsed,
+                  images_per_cpu_s=n / cpu, ms_per_image=1000 * elapsed / n,
+                  batched_preprocessor=preprocessor is not None)
+    print(f'{n} images in {elapsed:.2f} s ({cpu:.2f} s of CPU): '
+          f'{result["images_per_s_per_worker"]:.2f} images/s per worker, '
+          f'{result["images_per_cpu_s"]:.2f} images per CPU-second '
+          f'({result["ms_per_image"]:.2f} ms/image)')
     if profiler:
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats('tottime').print_stats(25)

@@ -83,10 +83,11 @@ def parse_args(argv=None):
 
 
 def plan(args) -> list:
-    """Run keys in the order they are made: cheap baselines first, then seed by seed."""
-    keys = [PIXELS] + [f'{RANDOM}/{s}' for s in args.seeds]
+    """Run keys in the order they are made: raw pixels, then seed by seed (random init, iBOT,
+    HSSL-iBOT), then the control."""
+    keys = [PIXELS]
     for s in args.seeds:
-        keys += [f'{BASELINE}/{s}', f'HSSL-iBOT/{s}']
+        keys += [f'{RANDOM}/{s}', f'{BASELINE}/{s}', f'HSSL-iBOT/{s}']
     keys += [f'{CONTROL}/{s}' for s in args.control_seeds]
     return keys
 

@@ -25,3 +25,25 @@ def test_pipeline_throughput_json(photos_dir, tmp_path):
 def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match='no images'):
         bench.main([DEMO_CONFIG, '--images', str(tmp_path)])
+
+
+def test_in_memory_dataset_with_batched_preprocessor(monkeypatch):
+    # Fashion-MNIST: items come from the config's dataset and the views from its batched
+    # preprocessor, which must really run (a broken preprocessor would raise here).
+    from fashion_mnist_utils import IBOT_CONFIG, fmnist_root
+    fmnist_root()
+    calls = []
+    from mmhssl.models.utils import BatchMultiCropPreprocessor
+    original = BatchMultiCropPreprocessor.forward
+
+    def counted(self, data, training=False):
+        out = original(self, data, training)
+        calls.append([tuple(v.shape) for v in out['inputs']])
+        return out
+
+    monkeypatch.setattr(BatchMultiCropPreprocessor, 'forward', counted)
+    result = bench.main([IBOT_CONFIG, '--num-images', '20', '--cfg-options',
+                         'train_dataloader.batch_size=8'])
+    assert result['images'] == 20 and result['batched_preprocessor']
+    assert [len(c) for c in calls] == [6, 6, 6] and calls[0][0] == (8, 3, 28, 28)
+    assert calls[-1][0] == (4, 3, 28, 28) and result['cpu_seconds'] > 0

@@ -23,7 +23,6 @@ import math
 import os
 import os.path as osp
 import statistics
-import sys
 import time
 
 import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
@@ -267,6 +266,22 @@ def load_report(args) -> dict:
     return dict(setting=setting, runs={})
 
 
+def store(args, key: str, result: dict) -> dict:
+    """Add one finished run to OUT.json under a lock, keeping what other sittings stored.
+
+    Sittings may run side by side (e.g. ``--only iBOT/1`` and ``--only HSSL-iBOT/1``, one core
+    each): each re-reads the file before adding its run.
+    """
+    import fcntl
+    with open(args.out + '.json.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        report = load_report(args)
+        report['runs'][key] = result
+        report['command'] = 'python tools/benchmarks/fashion_mnist.py'
+        write_json(args.out + '.json', report)
+    return report
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.render_only or args.publish:
@@ -279,12 +294,12 @@ def main(argv=None) -> dict:
     init_default_scope('mmpretrain')
     deadline = time.time() + 60 * args.time_limit if args.time_limit is not None else float('inf')
     report = load_report(args)
-    report['command'] = 'python tools/benchmarks/fashion_mnist.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     trained = False  # every call makes progress: at least one epoch of training
     for key in plan(args):
-        if key in report['runs'] or (args.only and key not in args.only):
+        if args.only and key not in args.only:
+            continue
+        if key in load_report(args)['runs']:  # done here or by a concurrent sitting
             continue
         if trained and time.time() > deadline:
             print(f'Time limit reached; {key} and later runs are left for the next call.')
@@ -302,9 +317,9 @@ def main(argv=None) -> dict:
                 break
         result.update(method=method, seed=None if method == PIXELS else int(seed),
                       date=time.strftime('%Y-%m-%d'), environment=environment_info())
-        report['runs'][key] = result
-        write_json(args.out + '.json', report)
+        report = store(args, key, result)
         render(report, args.out)
+    report = load_report(args)
     render(report, args.out)
     print('\n'.join(summary_lines(report)))
     return report
@@ -413,7 +428,9 @@ def write_markdown(report: dict, path: str) -> None:
                    for r in report['runs'].values()})
     lines = [
         '# Fashion-MNIST: iBOT vs HSSL-iBOT vs random init and raw pixels', '',
-        f'Command (resumable; `make benchmark-fmnist`): `{report.get("command", "")}`', '',
+        'Command (resumable, sittings may run side by side with `--only`): '
+        '`make benchmark-fmnist`, i.e. `python tools/benchmarks/fashion_mnist.py` with the '
+        'defaults below.', '',
         'Measured: ' + '; '.join(f'{d} on {dev} (torch {t}, mmpretrain {p}, mmhssl {h})'
                                  for d, dev, t, p, h in envs) + '.', '',
         f'Setting: mini ViT (64 wide, 4 blocks, patch 4, 28 px), {s["epochs"]} epochs of '

@@ -17,6 +17,7 @@ optim_wrapper = dict(
     type='SSLAmpOptimWrapper',
     dtype='bfloat16',
     loss_scale='dynamic',
+    constructor='StudentOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=2.4e-3, betas=(0.9, 0.999), weight_decay=0.1),
     paramwise_cfg=dict(flat_decay_mult=0.0))
 param_scheduler = [

@@ -88,3 +88,29 @@ def test_knn_tool_runs_on_imagenet_config_as_documented(config, tiny_imagenet, t
     top1 = report['knn'][0]['top1']
     # Even untrained features tell crops of three very different photos apart (chance: 33%).
     assert top1 > 60, report['knn']
+
+
+def test_list_layout_as_documented(tiny_imagenet, tmp_path, monkeypatch):
+    """mmpretrain's meta/{train,val}.txt layout, with the two ann_file options the base names."""
+    import shutil
+    root = tmp_path / 'data' / 'imagenet'
+    shutil.copytree(osp.join(tiny_imagenet, 'data', 'imagenet'), root)
+    os.makedirs(root / 'meta')
+    for split in ('train', 'val'):
+        lines = []
+        for label, folder in enumerate(sorted(os.listdir(root / split))):
+            for name in sorted(os.listdir(root / split / folder))[:2]:  # a subset: list decides
+                lines.append(f'{folder}/{name} {label}')
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(lines) + '\n')
+    with open(osp.join(ROOT, 'configs', '_base_', 'datasets', 'imagenet_eval.py')) as f:
+        base_text = f.read()
+    assert 'ann_file=meta/train.txt' in base_text and 'ann_file=meta/val.txt' in base_text
+    cfg = Config.fromfile(IMAGENET_CONFIGS[0])
+    cfg.merge_from_dict({'eval_dataloaders.train.dataset.ann_file': 'meta/train.txt',
+                         'eval_dataloaders.test.dataset.ann_file': 'meta/val.txt'})
+    monkeypatch.chdir(tmp_path)
+    for split in ('train', 'test'):
+        dataset = DATASETS.build(cfg.eval_dataloaders[split].dataset)
+        assert len(dataset) == 2 * len(CLASSES)
+        assert [int(dataset[i]['data_samples'].gt_label) for i in range(len(dataset))] == [
+            0, 0, 1, 1, 2, 2]

@@ -78,9 +78,29 @@ def save_mixed_folder(photos_dir: str, root: str) -> dict:
 PRETRAIN_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '*.py')))
 
 
+@pytest.fixture(scope='module')
+def mixed_folder(photos_dir, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('own') / 'my_photos')
+    return root, save_mixed_folder(photos_dir, root)
+
+
+def _warnings_while(run):
+    """WARNING messages of the current MMLogger while ``run()`` runs, and its result."""
+    import logging
+    import uuid
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance(f'readme-{uuid.uuid4().hex}')
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    return run(), [r.getMessage() for r in records]
+
+
 @pytest.mark.parametrize('base', PRETRAIN_CONFIGS, ids=osp.basename)
-def test_own_folder_snippet_builds_the_training_dataloader(base, photos_dir, tmp_path):
-    cfg = Config.fromfile(write_user_config(own_folder_snippet(), base, photos_dir,
+def test_own_folder_snippet_builds_the_training_dataloader(base, mixed_folder, tmp_path):
+    folder, files = mixed_folder
+    cfg = Config.fromfile(write_user_config(own_folder_snippet(), base, folder,
                                             str(tmp_path / 'my_images.py')))
     loader_cfg = cfg.train_dataloader
     # The per-sample seeding stays: the sampler and its wrapper are the base config's.
@@ -89,13 +109,22 @@ def test_own_folder_snippet_builds_the_training_dataloader(base, photos_dir, tmp
     assert loader_cfg.dataset.type == base_loader.dataset.type
     assert loader_cfg.dataset.dataset.type == 'UnlabeledImageFolder'
     loader_cfg.update(batch_size=2, num_workers=0, persistent_workers=False)
-    loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
-    photos = sorted(os.listdir(photos_dir))
-    assert len(loader.dataset) == len(photos)
-    batch = next(iter(loader))
-    views = batch['inputs'] if isinstance(batch['inputs'], list) else [batch['inputs']]
-    assert all(v.shape[:2] == (2, 3) and v.dtype == torch.uint8 for v in views)
-    assert {osp.basename(s.img_path) for s in batch['data_samples']} <= set(photos)
+
+    def one_epoch():
+        loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
+        return loader, list(loader)
+    (loader, batches), warnings = _warnings_while(one_epoch)
+    assert len(loader.dataset) == len(files['good']) + len(files['unreadable'])
+    used = set()
+    for batch in batches:
+        views = batch['inputs'] if isinstance(batch['inputs'], list) else [batch['inputs']]
+        assert all(v.shape[:2] == (2, 3) and v.dtype == torch.uint8 for v in views)
+        used |= {osp.basename(s.img_path) for s in batch['data_samples']}
+    assert used <= set(files['good'])  # broken files are replaced by readable ones
+    # ...and each of them is named: the unreadable images by the loader, the note by the dataset.
+    for name in files['unreadable']:
+        assert any('Skipped unreadable image' in w and name in w for w in warnings), name
+    assert any('left out 1 file(s)' in w and 'notes.txt' in w for w in warnings)
 
 
 def test_own_folder_with_broken_files_trains_and_names_them(photos_dir, tmp_path):

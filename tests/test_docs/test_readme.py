@@ -141,7 +141,8 @@ def test_own_folder_with_broken_files_trains_and_names_them(photos_dir, tmp_path
     # Shorter: one pass over the 8 image files, 4 per batch, so 2 iterations. The workers, the
     # wrapper and the sampler are the config's.
     train_main([DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
-                option.replace('path/to/images', folder), 'train_dataloader.dataset.dataset.times=1',
+                option.replace('path/to/images', folder),
+                'train_dataloader.dataset.dataset.times=1',
                 'train_dataloader.batch_size=4', 'train_cfg.max_epochs=1',
                 'default_hooks.logger.interval=1'])
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))

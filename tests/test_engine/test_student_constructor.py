@@ -33,7 +33,8 @@ def _capture():
 
 def _groups(optimizer):
     """``{id(param): (lr, weight_decay)}`` over all parameter groups."""
-    return {id(p): (g['lr'], g['weight_decay']) for g in optimizer.param_groups for p in g['params']}
+    return {id(p): (g['lr'], g['weight_decay'])
+            for g in optimizer.param_groups for p in g['params']}
 
 
 @pytest.fixture(scope='module')
@@ -83,7 +84,8 @@ def test_without_paramwise_options_the_teacher_is_left_out_too(demo):
     wrapper = build_optim_wrapper(model, optim_cfg)
     params = [p for g in wrapper.optimizer.param_groups for p in g['params']]
     teacher = {id(p) for p in model.teacher.parameters()}
-    assert len(params) == sum(1 for n, _ in model.named_parameters() if not n.startswith('teacher.'))
+    student = [n for n, _ in model.named_parameters() if not n.startswith('teacher.')]
+    assert len(params) == len(student)
     assert not {id(p) for p in params} & teacher
 
 

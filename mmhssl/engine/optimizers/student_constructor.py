@@ -1,4 +1,4 @@
-"""An optimizer constructor for self-distillation models: the student only, the EMA teacher never."""
+"""An optimizer constructor for self-distillation: the student is optimized, the EMA teacher not."""
 import inspect
 from typing import List, Optional
 

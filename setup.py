@@ -18,6 +18,8 @@ class BuildPyWithZoo(build_py):
         os.makedirs(mim, exist_ok=True)
         for name in MIM_FILES:
             src, dst = osp.join(root, name), osp.join(mim, name)
+            if not osp.exists(src):  # e.g. no packaged zoo weights yet
+                continue
             if osp.isdir(src):
                 shutil.copytree(src, dst, dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns('__pycache__'))

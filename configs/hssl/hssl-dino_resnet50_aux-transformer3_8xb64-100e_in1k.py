@@ -4,6 +4,7 @@
 _base_ = [
     '../_base_/models/hssl-dino_resnet50_aux-transformer3.py',
     '../_base_/datasets/multicrop.py',
+    '../_base_/datasets/imagenet_eval.py',
     '../_base_/schedules/lars_coslr_100e.py',
     '../_base_/default_runtime.py',
 ]

@@ -3,6 +3,7 @@
 _base_ = [
     '../_base_/models/hssl-ibot_vit-base-p16_aux-convnext3.py',
     '../_base_/datasets/multicrop_masks.py',
+    '../_base_/datasets/imagenet_eval.py',
     '../_base_/schedules/adamw_coslr_coswd_100e.py',
     '../_base_/default_runtime.py',
 ]

@@ -4,6 +4,7 @@
 _base_ = [
     '../_base_/models/hssl-mocov3_resnet50_aux-transformer3.py',
     '../_base_/datasets/two_views_mocov3.py',
+    '../_base_/datasets/imagenet_eval.py',
     '../_base_/schedules/lars_coslr_100e.py',
     '../_base_/default_runtime.py',
 ]

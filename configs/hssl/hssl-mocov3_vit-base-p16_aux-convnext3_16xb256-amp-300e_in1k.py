@@ -5,6 +5,7 @@
 _base_ = [
     '../_base_/models/hssl-mocov3_vit-base-p16_aux-convnext3.py',
     '../_base_/datasets/two_views_mocov3.py',
+    '../_base_/datasets/imagenet_eval.py',
     '../_base_/schedules/adamw_coslr_coswd_100e.py',
     '../_base_/default_runtime.py',
 ]
@@ -17,6 +18,7 @@ optim_wrapper = dict(
     type='SSLAmpOptimWrapper',
     dtype='bfloat16',
     loss_scale='dynamic',
+    constructor='StudentOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=2.4e-3, betas=(0.9, 0.999), weight_decay=0.1),
     paramwise_cfg=dict(flat_decay_mult=0.0))
 param_scheduler = [

@@ -1,6 +1,7 @@
 """Export the base model of a pretraining checkpoint for downstream use."""
 import os
 import os.path as osp
+import shutil
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
@@ -109,31 +110,69 @@ def extract_backbone(checkpoint: dict, part: str = 'teacher', target: str = 'mmp
     return to_target(out, target, arch)
 
 
-def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str,
-                          meta: Dict) -> Tuple[str, str]:
+def stable_path(out: str) -> str:
+    """The stable name that :func:`write_slim_checkpoint` gives ``out``: ``out``, ``.pth`` added
+    when it has no extension."""
+    stem, ext = osp.splitext(out)
+    return stem + (ext or '.pth')
+
+
+def _point_stable_name(final: str, stable: str) -> None:
+    """Make ``stable`` (same folder) name the file ``final``, replacing an older ``stable``.
+
+    A relative symbolic link shows which hashed file it names and survives moving the folder;
+    where the file system has no symbolic links, a copy is written instead.
+    """
+    tmp = f'{stable}.partial-link'
+    if osp.lexists(tmp):
+        os.remove(tmp)
+    try:
+        os.symlink(osp.basename(final), tmp)
+    except (OSError, NotImplementedError):
+        shutil.copyfile(final, tmp)
+    os.replace(tmp, stable)  # atomic: a reader sees the old or the new file, never a partial one
+
+
+def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str, meta: Dict,
+                          link: bool = True) -> Tuple[str, str]:
     """Write ``{state_dict, meta}`` as ``<out stem>-<sha256[:8]><ext>``, atomically.
+
+    The hash in the name tells exports apart; downstream configs need a name that does not
+    change, so ``out`` itself (see :func:`stable_path`) is made to name the new file as well.
 
     Args:
         state (dict): The weights.
         out (str): Output path; the hash prefix is inserted before the extension.
         meta (dict): Metadata (plain types only, so that safe loaders accept the file).
+        link (bool): Also point the stable name ``out`` at the written file (a symbolic link, or
+            a copy where links are not supported). Defaults to True.
 
     Returns:
-        tuple[str, str]: The written path and its full sha256.
+        tuple[str, str]: The written (hashed) path and its full sha256.
+
+    Raises:
+        IsADirectoryError: ``out`` is a folder (nothing is written).
     """
     stem, ext = osp.splitext(out)
     ext = ext or '.pth'
+    if link and osp.isdir(stable_path(out)):
+        raise IsADirectoryError(f'The output {stable_path(out)!r} is a folder; give a file name '
+                                'such as pretrain/hssl_vit-base-p16.pth.')
     tmp = f'{stem}.partial{ext}'
     save_checkpoint_atomic(dict(state_dict=state, meta=meta), tmp)
     digest = sha256_file(tmp)
     final = f'{stem}-{digest[:8]}{ext}'
     os.replace(tmp, final)
+    if link:
+        _point_stable_name(final, stable_path(out))
     return final, digest
 
 
 def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mmpretrain',
-                    meta: Optional[Dict] = None, arch: str = 'auto') -> Tuple[str, str]:
-    """Write a slim ``{state_dict, meta}`` checkpoint named ``<out stem>-<sha256[:8]>.pth``.
+                    meta: Optional[Dict] = None, arch: str = 'auto',
+                    link: bool = True) -> Tuple[str, str]:
+    """Write a slim ``{state_dict, meta}`` checkpoint named ``<out stem>-<sha256[:8]>.pth``, and
+    point ``out`` at it (the stable name downstream configs load).
 
     Nothing is written if the source cannot be read, lacks the part or has the wrong architecture.
 
@@ -144,9 +183,10 @@ def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mm
         target (str): See :func:`extract_backbone`. Defaults to ``'mmpretrain'``.
         meta (dict, optional): Extra metadata to store.
         arch (str): See :func:`extract_backbone`. Defaults to ``'auto'``.
+        link (bool): See :func:`write_slim_checkpoint`. Defaults to True.
 
     Returns:
-        tuple[str, str]: The written path and its full sha256.
+        tuple[str, str]: The written (hashed) path and its full sha256.
     """
     ckpt = load_checkpoint_file(src)
     bare = extract_backbone(ckpt, part=part, target='bare', arch=arch)
@@ -160,4 +200,4 @@ def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mm
     for k in ('epoch', 'iter', 'mmengine_version'):
         if k in src_meta:
             info[k] = src_meta[k]
-    return write_slim_checkpoint(state, out, info)
+    return write_slim_checkpoint(state, out, info, link=link)

@@ -129,7 +129,8 @@ def import_official(src: str, out: str, part: Optional[str] = None, target: str 
 
     Args:
         src (str): The official checkpoint.
-        out (str): Output path; ``-<sha256[:8]>`` is inserted before the extension.
+        out (str): Output path; ``-<sha256[:8]>`` is inserted before the extension, and ``out``
+            itself names the written file (see :func:`~mmhssl.apis.export.write_slim_checkpoint`).
         part (str, optional): See :func:`convert_official`.
         target (str): A target of :func:`mmhssl.apis.export.to_target`.
             Defaults to ``'mmpretrain'``.

@@ -1,9 +1,11 @@
 """An unlabeled folder of images for self-supervised pretraining."""
+import logging
 import os
 import os.path as osp
 from typing import List, Sequence
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -13,14 +15,18 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.t
 class UnlabeledImageFolder(BaseDataset):
     """Every image file under ``data_root`` (recursively), without labels.
 
-    Files with other extensions are an error by default, because a folder that mixes in other files
-    is usually a wrong path; set ``ignore_other_files=True`` to skip them.
+    Files with other extensions (notes, thumbnails databases, ...) are left out with one warning
+    that names them, so that a real photo folder trains as it is; ``ignore_other_files=True`` leaves
+    them out silently. Image files that turn out to be unreadable are left to the loading
+    transform (:class:`~mmhssl.datasets.transforms.SafeLoadImageFromFile` skips, counts and names
+    them). A missing folder, or one without any image, is an error.
 
     Args:
         data_root (str): The image folder.
         pipeline (Sequence[dict]): Transforms.
         extensions (Sequence[str]): Accepted (lower-case) extensions. Defaults to common formats.
-        ignore_other_files (bool): Skip non-image files instead of raising. Defaults to False.
+        ignore_other_files (bool): Leave non-image files out without the warning. Defaults to
+            False.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -37,7 +43,7 @@ class UnlabeledImageFolder(BaseDataset):
         root = self.data_root
         if not osp.isdir(root):
             raise FileNotFoundError(f'UnlabeledImageFolder: data_root {root!r} is not a directory. '
-                                    'Point train_dataloader.dataset.data_root at your image folder.')
+                                    "Point the dataset's data_root at your image folder.")
         images, others = [], []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames.sort()
@@ -46,13 +52,15 @@ class UnlabeledImageFolder(BaseDataset):
                     continue
                 path = osp.join(dirpath, name)
                 (images if name.lower().endswith(self.extensions) else others).append(path)
-        if others and not self.ignore_other_files:
-            shown = ', '.join(osp.relpath(p, root) for p in others[:5])
-            raise ValueError(
-                f'UnlabeledImageFolder: {len(others)} file(s) in {root!r} are not images '
-                f'({shown}{", ..." if len(others) > 5 else ""}). Remove them, or set '
-                'ignore_other_files=True to skip them.')
         if not images:
+            found = f' (only {len(others)} other file(s))' if others else ''
             raise ValueError(f'UnlabeledImageFolder: no images ({", ".join(self.extensions)}) '
-                             f'found in {root!r}.')
+                             f'found in {root!r}{found}. Point data_root at your image folder.')
+        if others and not self.ignore_other_files:
+            shown = ', '.join(osp.relpath(p, root) for p in others[:10])
+            print_log(
+                f'UnlabeledImageFolder: left out {len(others)} file(s) in {root!r} that are not '
+                f'images ({shown}{", ..." if len(others) > 10 else ""}); training uses the '
+                f'{len(images)} image files. Remove them, or set ignore_other_files=True to leave '
+                'them out silently.', logger='current', level=logging.WARNING)
         return [dict(img_path=p) for p in images]

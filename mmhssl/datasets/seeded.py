@@ -53,8 +53,12 @@ class SeededSampler(DefaultSampler):
 
     def __init__(self, dataset, *args, **kwargs) -> None:
         if not isinstance(dataset, SeededDataset):
-            raise TypeError('SeededSampler needs the dataset wrapped in SeededDataset: '
-                            "dataset=dict(type='SeededDataset', dataset=...).")
+            raise TypeError(
+                f'SeededSampler needs the dataset wrapped in SeededDataset, got '
+                f"{type(dataset).__name__}: dataset=dict(type='SeededDataset', dataset=...). To "
+                'train on another dataset, replace the inner one and keep the wrapper: '
+                'train_dataloader = dict(dataset=dict(dataset=dict(_delete_=True, type=..., '
+                "...))); or use sampler=dict(type='DefaultSampler', shuffle=True) without it.")
         super().__init__(dataset, *args, **kwargs)
         dataset.seed = self.seed
 

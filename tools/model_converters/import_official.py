@@ -5,10 +5,10 @@
 
 Reads a training checkpoint with ``teacher`` / ``student`` dicts (``backbone.`` or
 ``module.backbone.`` prefixes), or released backbone weights (``state_dict``, ``model`` or a bare
-state dict). Writes a slim ``{state_dict, meta}`` file ``OUT-<sha256[:8]>.pth`` in the key layout of
-``--target`` (see ``extract_backbone.py``) and lists every key it did not convert (projection heads,
-the auxiliary head, iBOT's ``masked_embed``, anything unknown). ``--img-size`` resizes the position
-embedding to another patch grid.
+state dict). Writes a slim ``{state_dict, meta}`` file ``OUT-<sha256[:8]>.pth`` (and ``OUT``, naming
+it) in the key layout of ``--target`` (see ``extract_backbone.py``) and lists every key it did not
+convert (projection heads, the auxiliary head, iBOT's ``masked_embed``, anything unknown).
+``--img-size`` resizes the position embedding to another patch grid.
 
 Official training checkpoints also pickle their argparse options; the safe loader refuses such files
 unless you trust them: ``MMHSSL_TRUST_CHECKPOINTS=1 python tools/model_converters/...``.

@@ -4,7 +4,7 @@ _base_ = ['./multicrop_masks.py']
 
 num_local_crops = 10
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),  # skips (and names) unreadable images
     dict(type='MultiCropWithMasks',
          global_pipelines=[{{_base_.global_view1}}, {{_base_.global_view2}}],
          local_pipeline={{_base_.local_view}},

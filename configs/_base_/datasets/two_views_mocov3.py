@@ -24,7 +24,7 @@ view2 = [
     dict(type='RandomFlip', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),  # skips (and names) unreadable images
     dict(type='MultiView', num_views=[1, 1], transforms=[view1, view2]),
     dict(type='PackInputs'),
 ]

@@ -5,6 +5,8 @@ base_lr = 7.5e-4  # per 256 images (auto_scale_lr rescales it)
 
 optim_wrapper = dict(
     type='SSLOptimWrapper',
+    # Optimizes the student only; the EMA teacher follows by moving average.
+    constructor='StudentOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.04),
     clip_grad_per_param=0.3,
     # No weight decay on biases and norm weights (all 1-D tensors), as DINO/iBOT.

@@ -6,6 +6,8 @@ warmup_epochs = 10
 _exclude = dict(decay_mult=0., lars_exclude=True)
 optim_wrapper = dict(
     type='SSLOptimWrapper',
+    # Optimizes the student only; the EMA teacher follows by moving average.
+    constructor='StudentOptimWrapperConstructor',
     optimizer=dict(type='LARS', lr=9.6, weight_decay=1e-6, momentum=0.9),
     paramwise_cfg=dict(
         flat_decay_mult=0.0,

@@ -1,14 +1,15 @@
 # Linear probe on ImageNet-1k of an HSSL-pretrained ViT-B/16: frozen backbone, a linear classifier
 # on the class token after the final norm (the output HSSL trains), SGD, batch 8 x 128, 100 epochs.
 # The checkpoint comes from tools/model_converters/extract_backbone.py (default target):
-#   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_vit-base-p16-<hash>.pth
+#   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_vit-base-p16.pth
+#   (writes pretrain/hssl_vit-base-p16-<sha256[:8]>.pth; pretrain/hssl_vit-base-p16.pth names it)
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmhssl'], allow_failed_imports=False)
 
-checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the file written by extract_backbone.py
+checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the stable name extract_backbone.py writes
 arch, embed_dims, num_layers = 'base', 768, 12
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)

@@ -2,7 +2,10 @@
 # recipe with a milder layer-wise lr decay (0.75) for the smaller model.
 _base_ = ['./vit-base-p16_8xb128-coslr-100e_in1k.py']
 
-checkpoint = 'pretrain/hssl_vit-small-p16.pth'  # the file written by extract_backbone.py
+# Weights:
+#   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_vit-small-p16.pth
+#   (writes pretrain/hssl_vit-small-p16-<sha256[:8]>.pth; pretrain/hssl_vit-small-p16.pth names it)
+checkpoint = 'pretrain/hssl_vit-small-p16.pth'  # the stable name extract_backbone.py writes
 model = dict(
     backbone=dict(
         arch='deit-small',

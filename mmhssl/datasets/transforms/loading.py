@@ -36,11 +36,16 @@ class SafeLoadImageFromFile(LoadImageFromFile):
                 raise ValueError('empty file')
             return out
         except Exception as e:  # cv2/PIL raise many types for broken files
+            if isinstance(e, AssertionError) and 'failed to load image' in str(e):
+                # mmcv's decoders return None for truncated, corrupt or non-image bytes.
+                reason = 'cannot be decoded: truncated, corrupt or not an image'
+            else:
+                reason = f'{type(e).__name__}: {e}'
             if self.on_error == 'raise':
-                raise ValueError(f'Cannot read image {path!r} ({type(e).__name__}: {e}). Remove '
-                                 "the file, or use SafeLoadImageFromFile(on_error='skip').") from e
+                raise ValueError(f'Cannot read image {path!r} ({reason}). Remove the file, or '
+                                 "use SafeLoadImageFromFile(on_error='skip').") from e
             SafeLoadImageFromFile.skipped += 1
-            print_log(f'Skipped unreadable image {path!r} ({type(e).__name__}: {e}); '
-                      f'{SafeLoadImageFromFile.skipped} skipped so far in this process.',
-                      logger='current', level=30)
+            print_log(f'Skipped unreadable image {path!r} ({reason}); '
+                      f'{SafeLoadImageFromFile.skipped} skipped so far in this process. Remove or '
+                      'replace the file to train on it.', logger='current', level=30)
             return None

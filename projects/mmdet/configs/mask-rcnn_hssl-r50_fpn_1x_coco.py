@@ -4,11 +4,11 @@
 # mmdet's ResNet has mmpretrain's parameter names, so the default 'mmpretrain' export loads with
 # prefix='backbone.':
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_r50.pth --arch resnet
-#   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_r50-<hash>.pth
+#   (writes pretrain/hssl_r50-<sha256[:8]>.pth; pretrain/hssl_r50.pth names it)
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['mmhssl'], allow_failed_imports=False)
 
-checkpoint = 'pretrain/hssl_r50.pth'  # the file written by extract_backbone.py
+checkpoint = 'pretrain/hssl_r50.pth'  # the stable name extract_backbone.py writes
 model = dict(
     backbone=dict(
         frozen_stages=0,

@@ -2,13 +2,13 @@
 # simple feature pyramid (strides 4-64 from the stride-16 map of the last block) and LN in the
 # heads. Only the backbone's init_cfg points at our weights:
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_vit-base-p16.pth
-#   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_vit-base-p16-<hash>.pth
+#   (writes pretrain/hssl_vit-base-p16-<sha256[:8]>.pth; pretrain/hssl_vit-base-p16.pth names it)
 # The backbone is mmpretrain's VisionTransformer (mmdet has no ViT of its own); every pretrained
 # parameter is used, the final norm on the output map. Attention is global in every block.
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['mmpretrain.models', 'mmhssl'], allow_failed_imports=False)
 
-checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the file written by extract_backbone.py
+checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the stable name extract_backbone.py writes
 embed_dims = 768
 norm_cfg = dict(type='mmpretrain.LN2d', eps=1e-6)
 model = dict(

@@ -2,14 +2,14 @@
 # HSSL-pretrained ViT-B/16 and layer-wise lr decay. Only the backbone's init_cfg points at our
 # weights:
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_vit-base-p16.pth
-#   ... --cfg-options model.backbone.init_cfg.checkpoint=pretrain/hssl_vit-base-p16-<hash>.pth
+#   (writes pretrain/hssl_vit-base-p16-<sha256[:8]>.pth; pretrain/hssl_vit-base-p16.pth names it)
 # The backbone is mmpretrain's VisionTransformer (mmseg's own ViT ignores init_cfg.prefix and names
 # its attention differently), so the default 'mmpretrain' export loads with prefix='backbone.' and
 # every parameter is used: blocks 4, 6, 8 and 12 feed the neck, the final norm the last of them.
 _base_ = ['mmseg::vit/vit_vit-b16_mln_upernet_8xb2-160k_ade20k-512x512.py']
 custom_imports = dict(imports=['mmpretrain.models', 'mmhssl'], allow_failed_imports=False)
 
-checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the file written by extract_backbone.py
+checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the stable name extract_backbone.py writes
 crop_size = (512, 512)
 model = dict(
     pretrained=None,

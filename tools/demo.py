@@ -152,8 +152,9 @@ def patch_pca(backbone: torch.nn.Module, preprocessor: torch.nn.Module, paths: S
     import mmcv
     imgs = [mmcv.imresize(mmcv.imread(p, 'color'), (size, size), interpolation='bicubic',
                           backend='pillow') for p in paths]
-    batch = [torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1))) for i in imgs]
-    inputs = preprocessor(dict(inputs=batch), False)['inputs']
+    batch = torch.stack([torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1)))
+                         for i in imgs])
+    inputs = preprocessor(dict(inputs=batch, data_samples=None), False)['inputs']
     captured = []
     handle = backbone.layers[-1].register_forward_hook(lambda m, i, o: captured.append(o))
     was_training = backbone.training
@@ -250,6 +251,7 @@ def smoke_config(cfg) -> None:
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.logger.interval = 1  # a few iterations only: log every one
 
 
 class InitialKNN(Hook):

@@ -64,8 +64,6 @@ def test_smoke_demo_trains_evaluates_draws_and_exports(photos_dir, tmp_path):
         assert 0 <= result['top1'] <= 100
         assert f'{result["top1"]:.1f}' == printed
         assert result['num_train'] == result['num_test'] == 17 * GRID * GRID // 2
-    # Before and after are different weights: the teacher moved during training.
-    assert summary['knn_before'] != summary['knn_after'] or summary['iterations'] == 0
     assert summary['iterations'] > 0 and summary['epochs'] == 1
 
     figure = summary['figure']

@@ -20,10 +20,8 @@ backbone for downstream configs and shows what was learned:
 32 px local crops, two base blocks); its numbers show that the demo runs, not that it learns.
 """
 import argparse
-import copy
 import glob
 import json
-import os
 import os.path as osp
 import sys
 import time
@@ -275,6 +273,7 @@ class InitialKNN(Hook):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """The demo's command line (see the module docstring); rejects ``--epochs`` below 1."""
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='HSSL-iBOT demo on bundled photos.')
     parser.add_argument('--work-dir', default='work_dirs/demo')

@@ -210,7 +210,8 @@ def plot_summary(path: str, losses: Sequence[dict], before: dict, after: dict,
     bars = ax.bar(['before training\n(initial weights)', 'after training'], values,
                   color=['#999999', '#1f77b4'])
     ax.bar_label(bars, fmt='%.1f %%')
-    ax.axhline(before['chance'], color='k', ls='--', lw=1, label=f'chance ({before["chance"]:.1f} %)')
+    ax.axhline(before['chance'], color='k', ls='--', lw=1,
+               label=f'chance ({before["chance"]:.1f} %)')
     ax.set(ylim=(0, 100), ylabel='top-1 accuracy (%)',
            title=f'Teacher kNN: which photo is a crop from? ({after["num_test"]} held-out tiles)')
     ax.legend(fontsize=8)

@@ -1,9 +1,23 @@
-"""The demo: HSSL-iBOT pretraining on the photos bundled with scikit-image, then export.
+"""The demo: HSSL-iBOT pretraining on the photos bundled with scikit-image, measured and exported.
 
-``python tools/demo.py [--work-dir work_dirs/demo] [--epochs N]``
+``python tools/demo.py [--work-dir work_dirs/demo] [--data data/skimage_photos] [--epochs N]
+[--smoke] [--cfg-options KEY=VALUE ...]``
 
-Writes the photos to ``data/skimage_photos``, trains the demo config on the CPU, keeps the training
-checkpoint, exports the teacher backbone for downstream configs and prints a summary.
+Writes the photos to ``data/skimage_photos``, trains the demo config on the CPU, exports the teacher
+backbone for downstream configs and shows what was learned:
+
+* the teacher's weighted-kNN accuracy on a held-out task, *which photo does a crop come from*,
+  before training (the initial weights, same seed) and after. Each photo is cut into a fixed
+  ``GRID x GRID`` grid of non-overlapping tiles, resized to the training crop size; tiles of one
+  checkerboard colour form the memory bank, the others the queries, so memory and queries never
+  share pixels. Labels are used only here, never in training;
+* the training losses (the demo config keeps the teacher temperature constant, so a falling loss
+  means learning);
+* ``summary.png``: loss curves, kNN before/after and a PCA of the teacher's patch features
+  (first three components as RGB) on two photos.
+
+``--smoke`` is a one-minute check of the whole path (one pass over the photos, 64 px global and
+32 px local crops, two base blocks); its numbers show that the demo runs, not that it learns.
 """
 import argparse
 import glob
@@ -11,16 +25,158 @@ import json
 import os.path as osp
 import sys
 import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import mmhssl  # noqa: F401  (registers the modules)
+import numpy as np
+import torch
+from mmengine.hooks import Hook
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from prepare_demo_data import write_photos  # noqa: E402
-from train import main as train_main  # noqa: E402
 
 CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py'
+# The held-out task, fixed before any result was seen: a 4 x 4 grid per photo (8 memory and 8 query
+# tiles), the teacher's class token, weighted kNN with the DINO defaults (k=20, T=0.07).
+GRID = 4
+KNN_K = 20
+KNN_TEMPERATURE = 0.07
+PCA_PHOTOS = ('astronaut', 'chelsea')
+LOSS_KEYS = ('loss', 'loss_cls_base', 'loss_cls_aux', 'loss_mim')
 
 
-def read_losses(work_dir: str) -> list:
+def tile_grid(height: int, width: int, grid: int = GRID) -> List[Tuple[int, int, int, int, bool]]:
+    """The non-overlapping tiles of an image and their split.
+
+    Args:
+        height (int): Image height in pixels.
+        width (int): Image width in pixels.
+        grid (int): Tiles per side. Defaults to :data:`GRID`.
+
+    Returns:
+        list[tuple]: ``(top, left, tile_height, tile_width, is_memory)`` per tile, row by row;
+        ``is_memory`` alternates like a checkerboard, so every query tile has memory neighbours
+        in the same photo but shares no pixel with them.
+
+    Raises:
+        ValueError: ``grid`` < 2 (no split) or the image has fewer than ``grid`` pixels a side.
+    """
+    if grid < 2:
+        raise ValueError(f'grid must be >= 2 to split tiles into memory and queries, got {grid}.')
+    if height < grid or width < grid:
+        raise ValueError(f'An image of {height}x{width} pixels cannot be cut into a {grid}x{grid} '
+                         'grid of tiles.')
+    th, tw = height // grid, width // grid
+    return [(r * th, c * tw, th, tw, (r + c) % 2 == 0) for r in range(grid) for c in range(grid)]
+
+
+class PhotoTiles(torch.utils.data.Dataset):
+    """Memory or query tiles of photos, labelled by photo, packed as ``PackInputs`` does.
+
+    Photos are read as training reads them (mmcv, BGR, grayscale expanded to three channels) and
+    every tile is resized to ``size`` with the training crops' interpolation, so that the only
+    difference to training inputs is the fixed, disjoint cut.
+
+    Args:
+        paths (Sequence[str]): Photo files; the label of a tile is the index of its photo.
+        size (int): Side of the resized tiles (the global crop size of training).
+        split (str): ``'memory'`` or ``'query'``.
+        grid (int): Tiles per side. Defaults to :data:`GRID`.
+    """
+
+    def __init__(self, paths: Sequence[str], size: int, split: str, grid: int = GRID) -> None:
+        import mmcv
+        from mmpretrain.structures import DataSample
+        if split not in ('memory', 'query'):
+            raise ValueError(f"split must be 'memory' or 'query', got {split!r}.")
+        if len(paths) < 2:
+            raise ValueError(f'The photo task needs at least two photos, got {len(paths)}.')
+        self.classes = [osp.splitext(osp.basename(p))[0] for p in paths]
+        self.items = []
+        for label, path in enumerate(paths):
+            img = mmcv.imread(path, 'color')
+            if img is None:
+                raise OSError(f'Cannot read the photo {path!r}.')
+            for top, left, th, tw, is_memory in tile_grid(*img.shape[:2], grid):
+                if is_memory != (split == 'memory'):
+                    continue
+                tile = mmcv.imresize(img[top:top + th, left:left + tw], (size, size),
+                                     interpolation='bicubic', backend='pillow')
+                self.items.append(dict(
+                    inputs=torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1))),
+                    data_samples=DataSample().set_gt_label(label)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, idx: int) -> dict:
+        return self.items[idx]
+
+
+def photo_knn(backbone: torch.nn.Module, preprocessor: torch.nn.Module, memory: PhotoTiles,
+              queries: PhotoTiles) -> Dict[str, Optional[float]]:
+    """Weighted-kNN accuracy of ``backbone``'s class token on the photo task.
+
+    Returns:
+        dict: :func:`mmhssl.evaluation.knn_accuracy`'s result plus ``chance`` (percent).
+    """
+    from mmhssl.evaluation import extract_features, knn_accuracy
+    train = extract_features(backbone, memory, preprocessor, feature='cls', batch_size=64)
+    test = extract_features(backbone, queries, preprocessor, feature='cls', batch_size=64)
+    result = knn_accuracy(*train, *test, num_classes=len(memory.classes), k=KNN_K,
+                          temperature=KNN_TEMPERATURE)
+    result['chance'] = 100.0 / len(memory.classes)
+    return result
+
+
+@torch.no_grad()
+def patch_pca(backbone: torch.nn.Module, preprocessor: torch.nn.Module, paths: Sequence[str],
+              size: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """The first three principal components of a ViT's last-layer patch tokens, as RGB.
+
+    The components are fitted jointly on all photos, so equal colours mean similar features
+    across photos too.
+
+    Args:
+        backbone (nn.Module): An mmpretrain ViT (``layers``, ``ln1``, ``num_extra_tokens``).
+        preprocessor (nn.Module): The training data preprocessor (normalisation).
+        paths (Sequence[str]): Photos, each resized to ``size`` x ``size``.
+        size (int): Input side; a multiple of the patch size.
+
+    Returns:
+        list[tuple]: ``(photo RGB uint8 (size, size, 3), components (h, w, 3) in [0, 1])``.
+    """
+    import mmcv
+    imgs = [mmcv.imresize(mmcv.imread(p, 'color'), (size, size), interpolation='bicubic',
+                          backend='pillow') for p in paths]
+    batch = torch.stack([torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1)))
+                         for i in imgs])
+    inputs = preprocessor(dict(inputs=batch, data_samples=None), False)['inputs']
+    captured = []
+    handle = backbone.layers[-1].register_forward_hook(lambda m, i, o: captured.append(o))
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        backbone(inputs)
+    finally:
+        handle.remove()
+        backbone.train(was_training)
+    norm = backbone.ln1 if getattr(backbone, 'final_norm', False) else torch.nn.Identity()
+    tokens = norm(captured[0])[:, backbone.num_extra_tokens:].float()  # (B, h*w, C)
+    h = w = int(round(tokens.shape[1]**0.5))
+    flat = tokens.reshape(-1, tokens.shape[-1])
+    flat = flat - flat.mean(0)
+    _, _, v = torch.linalg.svd(flat, full_matrices=False)
+    comps = flat @ v[:3].T
+    # Robust per-component range (1st-99th percentile) so that a few outliers do not grey it out.
+    lo, hi = comps.quantile(0.01, dim=0), comps.quantile(0.99, dim=0)
+    comps = ((comps - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1).reshape(len(paths), h, w, 3)
+    return [(img[..., ::-1].copy(), c.numpy()) for img, c in zip(imgs, comps)]
+
+
+def read_losses(work_dir: str) -> List[dict]:
+    """The logged training losses of the latest run in ``work_dir`` (mmengine's scalars.json)."""
     logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not logs:
         return []
@@ -28,41 +184,189 @@ def read_losses(work_dir: str) -> list:
         return [json.loads(line) for line in f if '"loss"' in line]
 
 
-def main(argv=None):
+def plot_summary(path: str, losses: Sequence[dict], before: dict, after: dict,
+                 pca: Sequence[Tuple[np.ndarray, np.ndarray]], names: Sequence[str],
+                 teacher_temp: Optional[float]) -> str:
+    """Draw the loss curves, the kNN accuracies and the PCA images into one PNG.
+
+    Returns:
+        str: ``path``.
+    """
+    import matplotlib
+    matplotlib.use('Agg')  # files only, no display needed
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(14, 7.5))
+    grid = fig.add_gridspec(2, 2 * len(pca), height_ratios=(1, 1.1))
+    ax = fig.add_subplot(grid[0, :len(pca)])
+    for key in LOSS_KEYS:
+        pts = [(r['iter'], r[key]) for r in losses if key in r]
+        if pts:
+            ax.plot(*zip(*pts), marker='.', label=key)
+    temp = f' (teacher temperature fixed at {teacher_temp:g})' if teacher_temp else ''
+    ax.set(title=f'Training losses{temp}', xlabel='iteration', ylabel='loss')
+    ax.legend(fontsize=8)
+    ax = fig.add_subplot(grid[0, len(pca):])
+    values = [before['top1'], after['top1']]
+    bars = ax.bar(['before training\n(initial weights)', 'after training'], values,
+                  color=['#999999', '#1f77b4'])
+    ax.bar_label(bars, fmt='%.1f %%')
+    ax.axhline(before['chance'], color='k', ls='--', lw=1,
+               label=f'chance ({before["chance"]:.1f} %)')
+    ax.set(ylim=(0, 100), ylabel='top-1 accuracy (%)',
+           title=f'Teacher kNN: which photo is a crop from? ({after["num_test"]} held-out tiles)')
+    ax.legend(fontsize=8)
+    for i, ((photo, comps), name) in enumerate(zip(pca, names)):
+        for j, (img, title) in enumerate(((photo, name), (comps, f'{name}: patch-feature PCA'))):
+            ax = fig.add_subplot(grid[1, 2 * i + j])
+            ax.imshow(img, interpolation='nearest')
+            ax.set_title(title, fontsize=9)
+            ax.axis('off')
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def smoke_config(cfg) -> None:
+    """Shrink the demo config in place for a quick end-to-end check (see the module docstring).
+
+    Raises:
+        KeyError: The config has no ``MultiCropWithMasks`` step to shrink.
+    """
+    global_size, local_size = 64, 32
+    steps = cfg.train_dataloader.dataset.dataset.dataset.pipeline
+    crops = [s for s in steps if s.get('type') == 'MultiCropWithMasks']
+    if not crops:
+        raise KeyError('--smoke expects a MultiCropWithMasks step in the training pipeline.')
+    for pipeline, size in [(p, global_size) for p in crops[0]['global_pipelines']] + [
+            (crops[0]['local_pipeline'], local_size)]:
+        for step in pipeline:
+            if step.get('type') == 'RandomResizedCrop':
+                step['scale'] = size
+    cfg.model.backbone.img_size = global_size
+    cfg.model.backbone.arch.num_layers = 2
+    cfg.model.neck.base_depth = 2
+    cfg.train_dataloader.dataset.dataset.times = 1
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.logger.interval = 1  # a few iterations only: log every one
+
+
+class InitialKNN(Hook):
+    """Records the photo-task kNN of the teacher at the start of training (its initial weights)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, memory: PhotoTiles, queries: PhotoTiles) -> None:
+        self.memory, self.queries = memory, queries
+        self.result = None
+
+    def before_train(self, runner) -> None:
+        from mmpretrain.utils import get_ori_model
+        from mmhssl.utils.rng import preserve_rng_state
+        model = get_ori_model(runner.model)
+        # Random states are restored, so training is the same with or without this evaluation.
+        with preserve_rng_state():
+            self.result = photo_knn(model.teacher.backbone, model.data_preprocessor, self.memory,
+                                    self.queries)
+        runner.logger.info(f'photo kNN before training: top-1 {self.result["top1"]:.1f} %')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The demo's command line (see the module docstring); rejects ``--epochs`` below 1."""
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='HSSL-iBOT demo on bundled photos.')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data', default='data/skimage_photos')
     parser.add_argument('--epochs', type=int, default=None, help='override the number of epochs')
+    parser.add_argument('--smoke', action='store_true',
+                        help='one-minute end-to-end check: 1 epoch, 64/32 px crops, 2 blocks')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f'--epochs must be >= 1, got {args.epochs}.')
+    return args
+
+
+def main(argv=None) -> dict:
+    """Run the demo; returns the summary that is also written to ``<work-dir>/summary.json``."""
+    args = parse_args(argv)
+    start = time.time()
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from train import merge_args
+    from train import parse_args as train_args
+    from mmhssl.evaluation import load_backbone
 
     photos = write_photos(args.data)
     print(f'[demo] {len(photos)} real photos in {args.data}')
-    options = [f'train_dataloader.dataset.dataset.dataset.data_root={args.data}']
+    cfg = Config.fromfile(CONFIG)
+    cfg.train_dataloader.dataset.dataset.dataset.data_root = args.data
+    if args.smoke:
+        smoke_config(cfg)
+        cfg.train_cfg.max_epochs = 1
     if args.epochs:
-        options.append(f'train_cfg.max_epochs={args.epochs}')
-    start = time.time()
-    runner = train_main([CONFIG, '--work-dir', args.work_dir, '--cfg-options', *options])
-    minutes = (time.time() - start) / 60
+        cfg.train_cfg.max_epochs = args.epochs
+    cfg.merge_from_dict(args.cfg_options)
+    cfg = merge_args(cfg, train_args([CONFIG, '--work-dir', args.work_dir]))
+
+    size = cfg.model.backbone.img_size
+    memory, queries = PhotoTiles(photos, size, 'memory'), PhotoTiles(photos, size, 'query')
+    initial = InitialKNN(memory, queries)
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(initial)
+    train_start = time.time()
+    runner.train()
+    train_minutes = (time.time() - train_start) / 60
 
     ckpt = osp.join(args.work_dir, f'epoch_{runner.max_epochs}.pth')
     sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'model_converters'))
     from extract_backbone import main as extract_main
     exported = extract_main([ckpt, osp.join(args.work_dir, 'backbone_teacher.pth')])
 
+    # "After" is measured on the exported file, i.e. exactly what a downstream user receives.
+    teacher = load_backbone(cfg.model.backbone, exported)
+    preprocessor = runner.model.data_preprocessor
+    after = photo_knn(teacher, preprocessor, memory, queries)
+    before = initial.result
+    by_name = {osp.splitext(osp.basename(p))[0]: p for p in photos}
+    names = [n for n in PCA_PHOTOS if n in by_name] or list(by_name)[:2]
+    pca = patch_pca(teacher, preprocessor, [by_name[n] for n in names], 2 * size)
     losses = read_losses(args.work_dir)
+    temps = {r.get('teacher_temp') for r in losses}
+    figure = plot_summary(osp.join(args.work_dir, 'summary.png'), losses, before, after, pca, names,
+                          temps.pop() if len(temps) == 1 else None)
+
+    summary = dict(config=CONFIG, epochs=runner.max_epochs, iterations=runner.iter,
+                   train_minutes=train_minutes, total_minutes=(time.time() - start) / 60,
+                   knn_before=before, knn_after=after, photos=len(photos), grid=GRID,
+                   losses_first=losses[0] if losses else None,
+                   losses_last=losses[-1] if losses else None,
+                   figure=figure, checkpoint=ckpt, exported=exported)
+    with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+
     print('\n[demo] summary')
-    print(f'  config            {CONFIG}')
-    print(f'  training time     {minutes:.1f} min, {runner.max_epochs} epochs, {runner.iter} iterations')
+    print(f'  config            {CONFIG}{" (--smoke)" if args.smoke else ""}')
+    print(f'  training time     {train_minutes:.1f} min, {runner.max_epochs} epochs, '
+          f'{runner.iter} iterations (whole demo {summary["total_minutes"]:.1f} min)')
+    print(f'  photo kNN top-1   before {before["top1"]:.1f} % -> after {after["top1"]:.1f} % '
+          f'(teacher, which of {len(photos)} photos a held-out tile comes from; '
+          f'{len(memory)} memory / {len(queries)} query tiles, chance {before["chance"]:.1f} %)')
     if losses:
         first, last = losses[0], losses[-1]
-        for key in ('loss', 'loss_cls_base', 'loss_cls_aux', 'loss_mim'):
+        for key in LOSS_KEYS:
             if key in first:
                 print(f'  {key:<17} {first[key]:.4f} (iter {first["iter"]}) -> {last[key]:.4f} '
                       f'(iter {last["iter"]})')
+    print(f'  figure            {figure}')
     print(f'  checkpoint        {ckpt}')
     print(f'  exported backbone {exported}')
     print('  use it downstream with init_cfg=dict(type="Pretrained", checkpoint="<exported>", '
           'prefix="backbone.")')
+    return summary
 
 
 if __name__ == '__main__':

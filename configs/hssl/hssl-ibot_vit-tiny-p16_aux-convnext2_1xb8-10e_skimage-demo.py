@@ -75,9 +75,12 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# Short-run schedule: a constant teacher temperature (a ramp to 0.07 would end before features
+# exist, and it makes losses of different iterations incomparable) and a momentum that stays below
+# 1, so the teacher keeps following the student until the last step.
 custom_hooks = [
-    dict(type='HSSLScheduleHook', momentum=(0.996, 1.0), teacher_temp=(0.04, 0.07),
-         warmup_epochs=3, freeze_last_layer_epochs=1),
+    dict(type='HSSLScheduleHook', momentum=(0.99, 0.999), teacher_temp=(0.04, 0.04),
+         warmup_epochs=1, freeze_last_layer_epochs=1),
 ]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -51,8 +51,9 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
         aux_input (str, optional): Which base features feed the auxiliary head: ``'pre_norm'``
             (ViT tokens before the final LayerNorm, the reference) or ``'post_norm'`` (the base
             output). Defaults to None (``'pre_norm'`` for transformers, the output for CNNs).
-        base_momentum (float): Initial teacher momentum; a schedule hook raises it during training.
-            Defaults to 0.996.
+        base_momentum (float): Teacher momentum when no schedule gives one; in the runner
+            :class:`~mmhssl.engine.hooks.HSSLScheduleHook` schedules it and moves the teacher after
+            each optimizer step. Defaults to 0.996.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list, optional): Initialization config. Defaults to None.
     """
@@ -190,7 +191,6 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
         students, target = self.wiring()
         dense = ['base_patch'] if masks is not None else []
 
-        self.update_teacher()
         teacher = dict(self.teacher.items())
         with torch.no_grad():
             t = self._encode_views(teacher, globals_, None, [target] + dense, student=False)

@@ -138,7 +138,6 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
             raise ValueError('MultiAuxSearch needs at least two views per image (use the '
                              'MultiCropWithMasks or MultiView transform).')
         n_global = sum(1 for x in inputs if x.shape[-2:] == inputs[0].shape[-2:])
-        self.update_teacher()
         with torch.no_grad():
             (_, t_feats), = self._features(self.teacher['backbone'], list(inputs[:n_global]))
         s_groups = self._features(self.backbone, list(inputs))

@@ -1,9 +1,9 @@
 """iBOT's self-distillation loss (CLS cross-view + masked patch) with centering, as one module."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce
+from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -161,6 +161,41 @@ class IBOTLoss(BaseModule):
     def discard_pending_center(self) -> None:
         """Forget the batch means of a step that was skipped."""
         self._pending = {}
+
+    def pending_center(self) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+        """The batch sums and counts collected so far in an accumulation window (this rank's)."""
+        return {name: (total.clone(), count.clone())
+                for name, (total, count) in self._pending.items()}
+
+    def load_pending_center(self, pending: Dict[str, Tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Continue a window from :meth:`pending_center` of a checkpoint (written by rank 0).
+
+        Under DDP the other ranks start from zero sums, so that the all-reduce in
+        :meth:`apply_pending_center` counts the saved statistics once.
+        """
+        keep = get_rank() == 0
+        self._pending = {}
+        for name, (total, count) in pending.items():
+            device = getattr(self, name).device
+            total, count = total.to(device), count.to(device)
+            self._pending[name] = [total if keep else total.zero_(),
+                                   count if keep else count.zero_()]
+
+    @torch.no_grad()
+    def gather_pending_center(self) -> None:
+        """Sum the pending statistics of all ranks on rank 0 (zero elsewhere).
+
+        The all-reduced result of :meth:`apply_pending_center` is unchanged, and rank 0, which
+        writes the checkpoints, then holds the whole window. No-op in one process.
+        """
+        if get_world_size() == 1:
+            return
+        for total, count in self._pending.values():
+            all_reduce(total)
+            all_reduce(count)
+            if get_rank() != 0:
+                total.zero_()
+                count.zero_()
 
 @MODELS.register_module()
 class DINOLoss(IBOTLoss):

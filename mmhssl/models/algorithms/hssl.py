@@ -10,6 +10,7 @@ from torch import nn
 
 from ..utils.base_adapter import BaseAdapter
 from ..utils.ema import EMATeacherMixin, make_teacher
+from ..utils.views import count_global_views, group_by_size
 
 
 @MODELS.register_module()
@@ -142,15 +143,8 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
         Returns:
             dict[str, list[Tensor]]: Per output, one tensor per view.
         """
-        groups: List[List[int]] = []
-        for i, x in enumerate(views):
-            if (groups and not getattr(self.loss_module, 'separate_views', False)
-                    and x.shape[-2:] == views[groups[-1][0]].shape[-2:]):
-                groups[-1].append(i)
-            else:
-                groups.append([i])
         result = defaultdict(list)
-        for group in groups:
+        for group in group_by_size(views, getattr(self.loss_module, 'separate_views', False)):
             mask = torch.cat([masks[i] for i in group]) if masks is not None else None
             out = self._encode(parts, torch.cat([views[i] for i in group]), mask, outputs, student)
             for k, v in out.items():
@@ -184,7 +178,7 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
             masks = [stacked[:, v].flatten(1) for v in range(stacked.shape[1])]
             n_global = len(masks)
         else:
-            n_global = sum(1 for x in inputs if x.shape[-2:] == inputs[0].shape[-2:])
+            n_global = count_global_views(inputs)
         globals_, locals_ = list(inputs[:n_global]), list(inputs[n_global:])
         if any(x.shape[-2:] != globals_[0].shape[-2:] for x in globals_):
             raise ValueError('All global views must have the same size.')

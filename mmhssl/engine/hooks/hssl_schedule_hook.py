@@ -84,7 +84,6 @@ class HSSLScheduleHook(Hook):
             loss.teacher_patch_temp = v['teacher_patch_temp']
         runner.optim_wrapper.frozen_params = (list(model.head.last_layer.parameters())
                                               if v['freeze_last_layer'] else [])
-        runner.message_hub.update_scalar('train/momentum', v['momentum'])
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
@@ -101,7 +100,9 @@ class HSSLScheduleHook(Hook):
         # The momentum scheduled at the window's first iteration (the step's own iteration without
         # accumulation), so that k accumulated micro-batches equal one k-times larger batch.
         start = runner.iter - runner.iter % wrapper.accumulative_counts
-        model.update_teacher(cosine(*self.momentum, start, runner.max_iters))
+        momentum = self.values(start, runner.max_iters, runner.epoch)['momentum']
+        model.update_teacher(momentum)
+        runner.message_hub.update_scalar('train/momentum', momentum)
 
     def after_train_epoch(self, runner) -> None:
         # Epoch checkpoints are written next, by rank 0 only: an accumulation window that goes on

@@ -5,15 +5,16 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from ..schedules import cosine, linear_warmup
+from ..ssl_schedules import cosine, linear_warmup
 
 
 @HOOKS.register_module()
 class HSSLScheduleHook(Hook):
     """Schedules temperatures and last-layer freezing; moves the teacher and centers after a step.
 
-    Values are recomputed from ``runner.iter``/``runner.epoch`` (see :mod:`mmhssl.engine.schedules`),
-    so they need no state of their own and a resumed run continues them exactly.
+    Values are recomputed from ``runner.iter``/``runner.epoch`` (see
+    :mod:`mmhssl.engine.ssl_schedules`), so they need no state of their own and a resumed run
+    continues them exactly.
 
     The teacher and the centers change once per optimizer step, right after it, keyed on the
     optimizer wrapper's step signal (``should_update()`` and ``last_step_skipped`` of

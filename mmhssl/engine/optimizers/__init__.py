@@ -1,4 +1,4 @@
-from .hssl_optim_wrapper import (NonFiniteStepError, SSLAmpOptimWrapper, SSLOptimWrapper,
+from .ssl_optim_wrapper import (NonFiniteStepError, SSLAmpOptimWrapper, SSLOptimWrapper,
                                  clip_grad_per_param_)
 from .layer_decay_constructor import BackboneLayerDecayOptimWrapperConstructor
 

@@ -42,6 +42,7 @@ def _runner(tmp_path, photos_dir, **kw):
     return Runner.from_cfg(cfg)
 
 
+@pytest.mark.slow
 def test_a_nonfinite_step_leaves_no_trace(tmp_path, photos_dir):
     runner = _runner(tmp_path, photos_dir)
     probe = _PoisonLoss(iters=[3])
@@ -64,6 +65,7 @@ def test_a_nonfinite_step_leaves_no_trace(tmp_path, photos_dir):
     assert runner.optim_wrapper.nonfinite_steps == 1
 
 
+@pytest.mark.slow
 def test_too_many_nonfinite_steps_stop_the_run(tmp_path, photos_dir):
     runner = _runner(tmp_path, photos_dir, optim_wrapper=dict(max_nonfinite_steps=3))
     runner.register_hook(_PoisonLoss(iters=range(100)))
@@ -71,6 +73,7 @@ def test_too_many_nonfinite_steps_stop_the_run(tmp_path, photos_dir):
         runner.train()
 
 
+@pytest.mark.slow
 def test_resume_from_another_architecture_is_refused(tmp_path, photos_dir):
     runner = _runner(tmp_path / 'a', photos_dir)
     runner.train()

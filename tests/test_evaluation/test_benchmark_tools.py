@@ -20,6 +20,7 @@ EASY = ['--cfg-options', "eval_dataloaders.train.dataset.classes=['Trouser','Bag
         'eval_dataloaders.test.dataset.num_per_class=100']
 
 
+@pytest.mark.slow
 def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'knn.json')
@@ -40,6 +41,7 @@ def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path)
     assert 35 < noise['top1'] < 65
 
 
+@pytest.mark.slow
 def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'linear.json')
@@ -55,6 +57,7 @@ def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, 
     assert 35 < noise['top1'] < 65
 
 
+@pytest.mark.slow
 def test_fashion_mnist_benchmark_writes_table_json_and_plot(tmp_path):
     fmnist_root()
     import fashion_mnist as bench
@@ -78,6 +81,7 @@ def test_fashion_mnist_benchmark_writes_table_json_and_plot(tmp_path):
         assert json.load(f)['setting']['epochs'] == 1
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):
     cfg_file, _ = trained_run
     with pytest.raises(FileNotFoundError, match='does not exist'):

@@ -16,6 +16,7 @@ from conftest import DEMO_CONFIG, ROOT, demo_cfg, shrink
 from mmhssl.utils import load_checkpoint_file
 
 
+@pytest.mark.slow
 def test_real_iterations_reduce_the_loss(photos_dir, tmp_path):
     cfg = shrink(demo_cfg(tmp_path, photos_dir))
     torch.manual_seed(0)
@@ -58,6 +59,7 @@ def _run(cfg, hooks=()):
     return runner
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(photos_dir, tmp_path):
     common = dict(train_cfg=dict(max_epochs=2), default_hooks=dict(checkpoint=dict(interval=1)),
                   train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
@@ -89,6 +91,7 @@ def _final_state(work_dir):
     return ckpt['state_dict']
 
 
+@pytest.mark.slow
 def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     """Same global batch: 2 gloo processes x 4 images vs 1 process x 8 images."""
     opts = [f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
@@ -132,6 +135,7 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
                            a['teacher.backbone.layers.0.ffn.layers.1.weight'])
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
     """2 micro-batches of 4 with accumulative_counts=2 vs batches of 8 (constant lr and wd)."""
     def run(name, batch, counts):
@@ -163,6 +167,7 @@ def _window_cfg(work_dir, photos_dir, **kw):
                                                  dataset=dict(dataset=dict(times=1))), **kw))
 
 
+@pytest.mark.slow
 def test_resume_inside_an_accumulation_window_continues_exactly(photos_dir, tmp_path):
     full = _run(_window_cfg(tmp_path / 'full', photos_dir))
     assert full.iter == 6
@@ -181,6 +186,7 @@ def test_resume_inside_an_accumulation_window_continues_exactly(photos_dir, tmp_
         torch.testing.assert_close(y['exp_avg'], x['exp_avg'], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_load_from_takes_the_weights_but_not_the_run_state(photos_dir, tmp_path):
     """Random streams and an open window's statistics continue on resume only."""
     from mmhssl.engine.hooks import HSSLScheduleHook, RNGStateHook

@@ -364,6 +364,7 @@ def test_aux_input_knob_selects_pre_or_post_norm_tokens():
     assert 'no final norm' in _build_error(cfg)
 
 
+@pytest.mark.slow
 def test_mocov3_config_runs_in_the_runner_with_its_schedule_hook(photos_dir, tmp_path):
     """MoCo v3 has no prototype layer to freeze: the hook only schedules the momentum."""
     from mmengine.runner import Runner

@@ -203,7 +203,7 @@ def test_load_from_takes_the_weights_but_not_the_run_state(photos_dir, tmp_path)
         for hook in runner.hooks:
             if isinstance(hook, (RNGStateHook, HSSLScheduleHook)):
                 hook.before_train(runner)
-        pending = runner.model.loss_module.pending_center()
+        pending = runner.model.loss_module.pending_center
         assert torch.equal(torch.get_rng_state(), saved['rng_state']['torch']) == resume
         assert bool(pending) == resume
         if resume:

@@ -1,10 +1,12 @@
 """Applies the non-optimizer schedules of self-distillation methods and follows each step."""
 from typing import Optional, Sequence
 
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
+from ..optimizers import sum_on_rank0_
 from ..ssl_schedules import cosine, linear_warmup
 
 
@@ -21,13 +23,12 @@ class HSSLScheduleHook(Hook):
     :class:`~mmhssl.engine.optimizers.SSLOptimWrapper`): batch statistics are collected over an
     accumulation window and applied after the step, and the teacher takes the EMA step with the
     momentum of that iteration (of the window's first one), as iBOT/DINO do after
-    ``optimizer.step()``. A step skipped by the
-    non-finite guard leaves no trace: its statistics are dropped and the teacher does not move.
-    Statistics of a window still open at a checkpoint are saved with it and restored on resume.
+    ``optimizer.step()``. A step skipped by the non-finite guard leaves no trace: its statistics
+    are dropped and the teacher does not move. Statistics of a window still open at a checkpoint
+    are saved with it and restored on resume.
 
-    mmpretrain's ``EMAHook``/``CosineEMA`` is not used: it averages the whole model into a separate
-    copy for evaluation with its own momentum convention, whereas our teacher is a part of the model
-    that the loss reads.
+    Not mmpretrain's ``EMAHook``/``CosineEMA``: it averages the whole model into a separate eval
+    copy with its own momentum convention; our teacher is part of the model the loss reads.
 
     Args:
         momentum (Sequence[float]): Teacher EMA momentum ``(start, end)``, cosine over all
@@ -70,7 +71,11 @@ class HSSLScheduleHook(Hook):
                             'SSLOptimWrapper or SSLAmpOptimWrapper.')
         # Only a resume restores the checkpoint's iteration; load_from starts again at 0.
         if self._resumed_center is not None and self._resumed_center[0] == runner.iter:
-            get_ori_model(runner.model).loss_module.load_pending_center(self._resumed_center[1])
+            loss = get_ori_model(runner.model).loss_module
+            # Saved by rank 0 after sum_on_rank0_: the other ranks continue from zero sums.
+            loss.pending_center = {
+                name: [t.to(getattr(loss, name).device) * float(get_rank() == 0) for t in pair]
+                for name, pair in self._resumed_center[1].items()}
         self._resumed_center = None
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -109,15 +114,15 @@ class HSSLScheduleHook(Hook):
         # Epoch checkpoints are written next, by rank 0 only: an accumulation window that goes on
         # into the next epoch gathers what every rank collected so far there.
         if not runner.optim_wrapper.should_update():
-            runner.optim_wrapper.gather_window()
-            loss = get_ori_model(runner.model).loss_module
-            if hasattr(loss, 'gather_pending_center'):
-                loss.gather_pending_center()
+            params = runner.optim_wrapper.param_groups
+            grads = [p.grad for g in params for p in g['params'] if p.grad is not None]
+            pending = getattr(get_ori_model(runner.model).loss_module, 'pending_center', {})
+            sum_on_rank0_(grads + [t for pair in pending.values() for t in pair])
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        loss = get_ori_model(runner.model).loss_module
-        if hasattr(loss, 'pending_center') and loss.pending_center():
-            checkpoint.setdefault('meta', {})['pending_center'] = loss.pending_center()
+        pending = getattr(get_ori_model(runner.model).loss_module, 'pending_center', None)
+        if pending:
+            checkpoint.setdefault('meta', {})['pending_center'] = pending
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta', {})

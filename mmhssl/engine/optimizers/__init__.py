@@ -1,8 +1,8 @@
 from .ssl_optim_wrapper import (NonFiniteStepError, SSLAmpOptimWrapper, SSLOptimWrapper,
-                                 clip_grad_per_param_)
+                                clip_grad_per_param_, sum_on_rank0_)
 from .layer_decay_constructor import BackboneLayerDecayOptimWrapperConstructor
 
 __all__ = [
     'BackboneLayerDecayOptimWrapperConstructor', 'NonFiniteStepError', 'SSLAmpOptimWrapper',
-    'SSLOptimWrapper', 'clip_grad_per_param_'
+    'SSLOptimWrapper', 'clip_grad_per_param_', 'sum_on_rank0_'
 ]

@@ -28,6 +28,21 @@ def clip_grad_per_param_(params: Iterable[torch.Tensor], max_norm: float) -> Non
     torch._foreach_mul_(grads, coefs)
 
 
+@torch.no_grad()
+def sum_on_rank0_(tensors: Iterable[torch.Tensor]) -> None:
+    """In place: rank 0 gets the sum over ranks, the other ranks zero; a no-op in one process.
+
+    Sums over ranks (all-reduces, DDP's gradient average) are unchanged, and rank 0, the one that
+    writes checkpoints, then holds everything. Used for what an open accumulation window gathered.
+    """
+    if get_world_size() == 1:
+        return
+    for t in tensors:
+        all_reduce(t)
+        if get_rank() != 0:
+            t.zero_()
+
+
 class NonFiniteStepError(RuntimeError):
     """Raised when too many optimizer steps in a row had a non-finite loss or gradient."""
 
@@ -55,8 +70,11 @@ class _SSLStepMixin:
         super().__init__(*args, accumulative_counts=accumulative_counts, **kwargs)
         #: Micro-batches per optimizer step; windows start at iterations divisible by it.
         self.accumulative_counts = accumulative_counts
-        if clip_grad_per_param is not None and self.clip_grad_kwargs:
-            raise ValueError('Set either clip_grad (global norm) or clip_grad_per_param, not both.')
+        # Under AMP the parent would unscale a second time before its global clipping.
+        if self.clip_grad_kwargs and (clip_grad_per_param is not None
+                                      or isinstance(self, AmpOptimWrapper)):
+            raise ValueError('Set either clip_grad (global norm) or clip_grad_per_param, not both; '
+                             'with AMP only clip_grad_per_param.')
         self.clip_grad_per_param = clip_grad_per_param
         self.max_nonfinite_steps = max_nonfinite_steps
         self.frozen_params: List[torch.nn.Parameter] = []
@@ -80,11 +98,11 @@ class _SSLStepMixin:
         all_reduce(ok, op='min')  # every rank must take the same decision
         return bool(ok.item())
 
-    def _before_step(self) -> None:
-        """Hook for wrappers whose gradients need preparing before the checks (loss scaling)."""
-
     def step(self, **kwargs) -> None:
-        self._before_step()
+        if isinstance(self, AmpOptimWrapper):
+            # True gradients for the clipping; the scaler records non-finite ones here and its own
+            # step (in the parent's) then skips the update and lowers an fp16 scale.
+            self.loss_scaler.unscale_(self.optimizer)
         finite = self._all_finite()
         self._loss_finite = True
         self.last_step_skipped = not finite
@@ -126,27 +144,10 @@ class _SSLStepMixin:
         self._loss_finite = state_dict.pop('window_loss_finite', True)
         super().load_state_dict(state_dict)
         if grads is not None:
-            # Under DDP the gradients were gathered on rank 0 (see gather_window); the other ranks
-            # resume with empty ones so that the final all-reduce counts them once.
+            # Under DDP they were summed on rank 0 (sum_on_rank0_); the other ranks resume without,
+            # so that DDP's final average counts them once.
             for p, g in zip(self._params(), grads):
                 p.grad = None if g is None or get_rank() != 0 else g.to(p.device, p.dtype)
-
-    @torch.no_grad()
-    def gather_window(self) -> None:
-        """Sum the gradients of an open accumulation window on rank 0 (zero elsewhere).
-
-        Only rank 0 writes checkpoints. DDP averages the ranks' accumulated gradients at the
-        window's last micro-batch, and that average is unchanged when rank 0 holds the sum of what
-        all ranks gathered so far; then the checkpoint holds the whole window. No-op in one process.
-        """
-        if get_world_size() == 1:
-            return
-        for p in self._params():
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            all_reduce(p.grad)
-            if get_rank() != 0:
-                p.grad.zero_()
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -171,14 +172,3 @@ class SSLAmpOptimWrapper(_SSLStepMixin, AmpOptimWrapper):
     :class:`SSLOptimWrapper` plus those of :class:`mmengine.optim.AmpOptimWrapper`
     (``dtype='bfloat16'`` recommended).
     """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.clip_grad_kwargs:
-            # The parent would unscale a second time before its global clipping.
-            raise ValueError('SSLAmpOptimWrapper clips per parameter (clip_grad_per_param), not '
-                             'with clip_grad.')
-
-    def _before_step(self) -> None:
-        # The scaler records non-finite gradients here; its own step then skips the update.
-        self.loss_scaler.unscale_(self.optimizer)

@@ -1,9 +1,9 @@
 """DINO's centred CLS self-distillation loss, and iBOT's, which adds a masked-patch term."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce, get_rank, get_world_size
+from mmengine.dist import all_reduce
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -46,9 +46,13 @@ class DINOLoss(BaseModule):
         self.lambda_cls = lambda_cls
         self.teacher_temp = teacher_temp
         self.register_buffer('cls_center', torch.zeros(1, out_channels))
-        #: Set by the schedule hook in training: collect batch statistics until the step is taken.
+        #: Set by the schedule hook in training: it applies the statistics once per optimizer step
+        #: (k accumulated micro-batches equal one k-times larger batch) or drops those of a
+        #: skipped step.
         self.defer_center_update = False
-        self._pending: Dict[str, List[torch.Tensor]] = {}
+        #: Per center name, ``[sum of teacher logits, number of images]`` of this rank since the
+        #: last center update (saved with a checkpoint written inside an accumulation window).
+        self.pending_center: Dict[str, List[torch.Tensor]] = {}
 
     @torch.no_grad()
     def teacher_targets(self, logits: torch.Tensor, center: torch.Tensor,
@@ -76,7 +80,8 @@ class DINOLoss(BaseModule):
             raise ValueError(f'{type(self).__name__} has no patch term; use IBOTLoss for masked '
                              'image modeling.')
         losses = self.cls_loss(student_cls, teacher_cls)
-        self._finish_center_update()
+        if not self.defer_center_update:
+            self.apply_pending_center()
         return losses
 
     def cls_loss(self, student_cls: Dict[str, List[torch.Tensor]],
@@ -105,67 +110,25 @@ class DINOLoss(BaseModule):
     def _collect(self, name: str, total: torch.Tensor, count: int) -> None:
         """Add one batch's sum of teacher logits (over ``count`` images) for center ``name``."""
         count = torch.tensor([float(count)], device=total.device)
-        if name in self._pending:
-            self._pending[name][0].add_(total)
-            self._pending[name][1].add_(count)
+        if name in self.pending_center:
+            self.pending_center[name][0].add_(total)
+            self.pending_center[name][1].add_(count)
         else:
-            self._pending[name] = [total, count]
-
-    def _finish_center_update(self) -> None:
-        # With ``defer_center_update`` the schedule hook applies the statistics once per optimizer
-        # step, so that k accumulated micro-batches equal one k-times larger batch, and drops
-        # those of a skipped (non-finite) step.
-        if not self.defer_center_update:
-            self.apply_pending_center()
+            self.pending_center[name] = [total, count]
 
     @torch.no_grad()
     def apply_pending_center(self) -> None:
         """Fold the collected batch means into the centers (all ranks together)."""
-        for name, (total, count) in self._pending.items():
+        for name, (total, count) in self.pending_center.items():
             all_reduce(total)
             all_reduce(count)
             center = getattr(self, name)
             center.mul_(self.center_momentum).add_(total / count * (1 - self.center_momentum))
-        self._pending = {}
+        self.pending_center = {}
 
     def discard_pending_center(self) -> None:
         """Forget the batch means of a step that was skipped."""
-        self._pending = {}
-
-    def pending_center(self) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
-        """The batch sums and counts collected so far in an accumulation window (this rank's)."""
-        return {name: (total.clone(), count.clone())
-                for name, (total, count) in self._pending.items()}
-
-    def load_pending_center(self, pending: Dict[str, Tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Continue a window from :meth:`pending_center` of a checkpoint (written by rank 0).
-
-        Under DDP the other ranks start from zero sums, so that the all-reduce in
-        :meth:`apply_pending_center` counts the saved statistics once.
-        """
-        keep = get_rank() == 0
-        self._pending = {}
-        for name, (total, count) in pending.items():
-            device = getattr(self, name).device
-            total, count = total.to(device), count.to(device)
-            self._pending[name] = [total if keep else total.zero_(),
-                                   count if keep else count.zero_()]
-
-    @torch.no_grad()
-    def gather_pending_center(self) -> None:
-        """Sum the pending statistics of all ranks on rank 0 (zero elsewhere).
-
-        The all-reduced result of :meth:`apply_pending_center` is unchanged, and rank 0, which
-        writes the checkpoints, then holds the whole window. No-op in one process.
-        """
-        if get_world_size() == 1:
-            return
-        for total, count in self._pending.values():
-            all_reduce(total)
-            all_reduce(count)
-            if get_rank() != 0:
-                total.zero_()
-                count.zero_()
+        self.pending_center = {}
 
 
 @MODELS.register_module()
@@ -230,7 +193,8 @@ class IBOTLoss(DINOLoss):
         losses = self.cls_loss(student_cls, teacher_cls)
         if student_patch is not None:
             losses['loss_mim'] = self.patch_loss(student_patch, teacher_patch, masks)
-        self._finish_center_update()
+        if not self.defer_center_update:
+            self.apply_pending_center()
         return losses
 
     def patch_loss(self, student_patch: List[torch.Tensor], teacher_patch: List[torch.Tensor],

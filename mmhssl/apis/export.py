@@ -7,13 +7,12 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from ..models.backbones.masked_vit import MaskedVisionTransformer
 from ..utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
 from ..utils.download import sha256_file
+from .backbone_weights import PARTS, with_prefix
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
-# Parameters that only exist for pretraining and must not leave the pretraining checkpoint.
-PRETRAIN_ONLY_KEYS = ('mask_token', )
-PARTS = {'teacher': 'teacher.backbone.', 'student': 'backbone.'}
 # target -> (key prefix, ViT key layout). 'mmdet' equals 'mmpretrain' on purpose: mmdet's ResNet
 # has mmpretrain's keys, and mmdet has no ViT of its own, so its configs use
 # ``type='mmpretrain.VisionTransformer'``; both honour ``init_cfg.prefix='backbone.'``.
@@ -97,12 +96,9 @@ def extract_backbone(checkpoint: dict, part: str = 'teacher', target: str = 'mmp
                        'checkpoint.')
     prefix = PARTS[part]
     state = checkpoint['state_dict']
-    out = OrderedDict()
-    for key, value in state.items():
-        if key.startswith(prefix):
-            name = key[len(prefix):]
-            if name not in PRETRAIN_ONLY_KEYS:
-                out[name] = value
+    # Pretraining-only parameters (the mask token) must not leave the pretraining checkpoint.
+    out = OrderedDict((k, v) for k, v in with_prefix(state, prefix).items()
+                      if k not in MaskedVisionTransformer.pretrain_only_keys)
     if not out:
         found = sorted({k.split('.')[0] for k in state})
         raise KeyError(f'The checkpoint has no {part} backbone (no keys starting with '

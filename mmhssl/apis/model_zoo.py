@@ -33,7 +33,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from ..utils.checkpoint import load_checkpoint_file
 from ..utils.download import (ChecksumError, DownloadError, OFFLINE_ENV, download_file,
                               offline_mode, resolve_cache_dir, verify_sha256)
-from .export import PRETRAIN_ONLY_KEYS, extract_backbone
+from .backbone_weights import MissingEntryError, backbone_state, load_strictly, state_dict_of
 
 METAFILES_ENV = 'MMHSSL_METAFILES'
 SCHEME = 'mmhssl://'
@@ -464,39 +464,6 @@ def _checkpoint_for(entry: ZooModel, pretrained: Union[bool, str], cache_dir: Op
     return convert_checkpoint_format(load_checkpoint_file(path), fmt)
 
 
-def _state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError('The checkpoint holds no state dict (a mapping of names to tensors).')
-    return state
-
-
-def _backbone_state(state: Dict[str, torch.Tensor], part: str) -> Dict[str, torch.Tensor]:
-    """Backbone weights from a training checkpoint, a ``backbone.*`` export or bare keys."""
-    if any(k.startswith(('teacher.backbone.', 'backbone.')) for k in state):
-        if any(k.startswith('teacher.backbone.') for k in state):
-            return extract_backbone(dict(state_dict=state), part=part, target='bare')
-        return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
-    return state
-
-
-def _load_into(module: torch.nn.Module, state: Dict[str, torch.Tensor], what: str,
-               allowed_missing=()) -> None:
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatches are raised even when strict=False
-        detail = next((line.strip() for line in str(e).splitlines() if 'size mismatch' in line),
-                      str(e).splitlines()[0])
-        raise ValueError(f'The checkpoint does not match the {what}: {detail} Was it trained '
-                         'with another config?') from None
-    missing = [k for k in missing if k not in allowed_missing]
-    if missing or unexpected:
-        raise ValueError(f'The checkpoint does not match the {what}: missing {missing[:5]}'
-                         f'{"..." if len(missing) > 5 else ""} ({len(missing)}), unexpected '
-                         f'{unexpected[:5]}{"..." if len(unexpected) > 5 else ""} '
-                         f'({len(unexpected)}).')
-
-
 def _init_quietly(model: torch.nn.Module) -> None:
     """``init_weights()`` without mmengine's one log record per parameter."""
     logger = MMLogger.get_current_instance()
@@ -553,15 +520,18 @@ def get_model(name: str,
     else:
         checkpoint = _checkpoint_for(entry, pretrained, cache_dir, offline, progress,
                                      checkpoint_format)
-        state = _state_dict(checkpoint)
+        try:
+            state = state_dict_of(checkpoint)
+        except MissingEntryError as e:
+            raise ValueError(str(e)) from None
         if backbone_only:
-            _load_into(model, _backbone_state(state, part), f'backbone of {name}',
-                       allowed_missing=PRETRAIN_ONLY_KEYS)
+            load_strictly(model, backbone_state(state, part), 'the checkpoint',
+                          f'the backbone of {name}')
         elif all(k.startswith('backbone.') for k in state):
             raise ValueError(f'The checkpoint for {name} holds only backbone weights; load it '
                              'with backbone_only=True.')
         else:
-            _load_into(model, state, f'model {name}')
+            load_strictly(model, state, 'the checkpoint', f'the model {name}')
     model.to(device)
     model._config = cfg
     model._metainfo = entry

@@ -6,8 +6,9 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmpretrain.models.utils import resize_pos_embed
 
+from ..models.backbones.masked_vit import MaskedVisionTransformer
 from ..utils.checkpoint import load_checkpoint_file
-from .export import PRETRAIN_ONLY_KEYS, to_target, write_slim_checkpoint
+from .export import to_target, write_slim_checkpoint
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
 OFFICIAL_PARTS = ('teacher', 'student')
@@ -140,7 +141,8 @@ def import_official(src: str, out: str, part: Optional[str] = None, target: str 
         tuple: The written path, its sha256 and the conversion report.
     """
     state, report = convert_official(load_checkpoint_file(src), part=part, img_size=img_size)
-    state = OrderedDict((k, v) for k, v in state.items() if k not in PRETRAIN_ONLY_KEYS)
+    state = OrderedDict((k, v) for k, v in state.items()
+                        if k not in MaskedVisionTransformer.pretrain_only_keys)
     converted = to_target(state, target, 'vit')
     arch = {k: (list(v) if isinstance(v, tuple) else v) for k, v in report['arch'].items()}
     meta = dict(source=osp.basename(src), part=report['source'], target=target, arch=arch,

@@ -9,64 +9,24 @@ from mmpretrain.registry import MODELS
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..apis.export import PARTS, PRETRAIN_ONLY_KEYS
+from ..apis.backbone_weights import MissingEntryError, backbone_state, load_strictly
 from ..utils.checkpoint import load_checkpoint_file
 
 FEATURES = ('cls', 'patch', 'concat')
 
 
-class MissingEntryError(KeyError):
-    """A checkpoint lacks backbone weights, or a config lacks what evaluation needs.
-
-    A ``KeyError`` (as :func:`mmhssl.apis.extract_backbone` raises) whose message prints unquoted.
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ''
-
-
-def _state_dict_of(checkpoint) -> dict:
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
-        return checkpoint['state_dict']
-    if isinstance(checkpoint, dict) and all(torch.is_tensor(v) for v in checkpoint.values()):
-        return checkpoint  # a bare state dict
-    raise MissingEntryError('The checkpoint holds neither a "state_dict" nor a plain dict of '
-                            'tensors, so it has no backbone weights to evaluate.')
-
-
 def backbone_state_dict(checkpoint, backbone: nn.Module, part: str = 'teacher') -> dict:
-    """Find the backbone weights in a loaded checkpoint, whatever its layout.
-
-    Accepted layouts: a training checkpoint of ours (``teacher.backbone.*`` and ``backbone.*``), a
-    backbone exported by :func:`mmhssl.apis.export_backbone` or any mmpretrain checkpoint
-    (``backbone.*``), and a bare backbone state dict (keys of ``backbone`` itself).
+    """Find the weights of ``backbone`` in a loaded checkpoint (see :func:`backbone_state`).
 
     Args:
         checkpoint: The loaded checkpoint.
         backbone (nn.Module): The model the weights are meant for (to recognise bare layouts).
-        part (str): ``'teacher'`` or ``'student'`` for training checkpoints; other layouts hold a
-            single backbone. Defaults to ``'teacher'``.
+        part (str): ``'teacher'`` or ``'student'``. Defaults to ``'teacher'``.
 
     Returns:
         dict: The weights with the keys of ``backbone``.
-
-    Raises:
-        KeyError: No backbone weights were found; the message lists what the checkpoint holds.
     """
-    if part not in PARTS:
-        raise ValueError(f'part must be one of {sorted(PARTS)}, got {part!r}.')
-    state = _state_dict_of(checkpoint)
-    own = set(backbone.state_dict())
-    for prefix in (PARTS[part], 'backbone.'):
-        found = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        if found:
-            return found
-    if own & set(state):
-        return dict(state)
-    parts = sorted({k.split('.')[0] for k in state})
-    raise MissingEntryError(f'The checkpoint has no backbone weights: no keys start with '
-                            f'{PARTS[part]!r} or "backbone." and none match the backbone\'s own '
-                            f'names; its top-level parts are {parts}.')
+    return backbone_state(checkpoint, part, own_keys=backbone.state_dict())
 
 
 def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') -> nn.Module:
@@ -87,19 +47,8 @@ def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') ->
     backbone_cfg.pop('init_cfg', None)  # the checkpoint provides all weights
     backbone = MODELS.build(backbone_cfg)
     state = backbone_state_dict(load_checkpoint_file(checkpoint), backbone, part)
-    try:
-        missing, unexpected = backbone.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatches
-        raise MissingEntryError(
-            f'The backbone weights in {checkpoint!r} do not fit the config\'s '
-            f'{backbone_cfg.get("type")}: {str(e).splitlines()[-1].strip()} Check that the config '
-            'matches the checkpoint.') from None
-    missing = [k for k in missing if k not in PRETRAIN_ONLY_KEYS]
-    if missing or unexpected:
-        raise MissingEntryError(
-            f'The backbone weights in {checkpoint!r} do not fit the config\'s '
-            f'{backbone_cfg.get("type")}: missing {missing[:8]}, unexpected {unexpected[:8]}. '
-            'Check that the config matches the checkpoint.')
+    load_strictly(backbone, state, repr(checkpoint), f"the config's {backbone_cfg.get('type')}",
+                  error=MissingEntryError)
     backbone.eval()  # some backbones' train() does not return the module
     return backbone
 

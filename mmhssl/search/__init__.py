@@ -2,7 +2,7 @@
 from .candidates import CANDIDATES, neck_snippet, resolve_candidate
 from .discrepancy import (discrepancy_measures, distillation_ce, hssl_discrepancy,
                           linear_cka)
-from .runner import build_search_model, format_table, plot_history, run_search, to_json
+from .trainer import build_search_model, format_table, plot_history, run_search, to_json
 
 __all__ = [
     'CANDIDATES', 'resolve_candidate', 'neck_snippet', 'linear_cka', 'distillation_ce',

@@ -195,9 +195,9 @@ def test_checkpoint_of_another_architecture_is_refused(zoo, env, tmp_path):
     path = str(tmp_path / 'wide.pth')
     wide = MODELS.build(tiny_model_cfg(embed_dims=48))
     save_checkpoint_atomic(dict(state_dict=wide.state_dict()), path)
-    with pytest.raises(ValueError, match='does not match the backbone of zoo-test_tiny'):
+    with pytest.raises(ValueError, match='do not fit the backbone of zoo-test_tiny'):
         get_model('zoo-test_tiny', pretrained=path, backbone_only=True)
-    with pytest.raises(ValueError, match='does not match the model zoo-test_tiny'):
+    with pytest.raises(ValueError, match='do not fit the model zoo-test_tiny'):
         get_model('zoo-test_tiny', pretrained=path)
 
 

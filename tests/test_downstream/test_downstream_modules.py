@@ -10,6 +10,8 @@ from torch import nn
 from mmhssl.engine.optimizers import BackboneLayerDecayOptimWrapperConstructor
 from mmhssl.models.necks import SimpleFeaturePyramid
 
+pytestmark = pytest.mark.downstream
+
 
 def build_in_scope(scope: str, registry_name: str, cfg: dict):
     import importlib

@@ -15,6 +15,8 @@ from mmhssl.utils import load_checkpoint_file, save_checkpoint_atomic
 from model_converters.extract_backbone import main as extract_main  # noqa: E402  (tools/)
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
+pytestmark = pytest.mark.downstream
+
 
 def demo_vit(**kw):
     model = VisionTransformer(arch=DEMO_ARCH, img_size=DEMO_IMG_SIZE, patch_size=16, **kw)

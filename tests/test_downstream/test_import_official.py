@@ -14,6 +14,8 @@ from mmhssl.utils.checkpoint import load_checkpoint_file
 
 from model_converters.import_official import main as import_main  # noqa: E402  (tools/)
 
+pytestmark = pytest.mark.downstream
+
 DIM, DEPTH, HEADS, PATCH, IMG = 32, 3, 4, 8, 32
 
 

@@ -7,6 +7,7 @@ import os
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -16,6 +17,8 @@ from conftest import ROOT
 from mmhssl.utils import load_checkpoint_file
 
 from .conftest import DEMO_ARCH, assert_backbone_loaded, coins_instances
+
+pytestmark = pytest.mark.downstream
 
 CONFIGS = osp.join(ROOT, 'projects/mmdet/configs')
 VIT_CONFIG = osp.join(CONFIGS, 'mask-rcnn_hssl-vit-base-p16_simple-fpn_1x_coco.py')

@@ -15,6 +15,8 @@ from mmhssl.utils import load_checkpoint_file
 
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
+pytestmark = pytest.mark.downstream
+
 BENCHMARKS = osp.join(ROOT, 'configs/hssl/benchmarks')
 CONFIGS = {
     'vit-base-p16_8xb128-linear-coslr-100e_in1k.py': ('base', 'linear'),

@@ -5,6 +5,7 @@ import math
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -15,6 +16,8 @@ from mmhssl.apis.export import export_backbone
 from mmhssl.utils import load_checkpoint_file
 
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded, coins_instances
+
+pytestmark = pytest.mark.downstream
 
 CONFIG = osp.join(ROOT, 'projects/mmseg/configs/'
                   'upernet_hssl-vit-base-p16_mln_8xb2-160k_ade20k-512x512.py')

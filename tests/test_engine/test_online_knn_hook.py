@@ -21,6 +21,7 @@ def _train(work_dir, hooks):
     return runner, losses
 
 
+@pytest.mark.slow
 def test_online_knn_logs_without_changing_training(tmp_path):
     _, plain = _train(tmp_path / 'plain', [])
     hooks = [

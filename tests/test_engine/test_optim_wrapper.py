@@ -54,3 +54,41 @@ def test_global_and_per_param_clipping_are_exclusive():
         OPTIM_WRAPPERS.build(dict(type='SSLOptimWrapper', clip_grad=dict(max_norm=1.0),
                                   clip_grad_per_param=0.3,
                                   optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
+def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_scale():
+    def build(kind, model):
+        extra = dict(loss_scale='dynamic', dtype='float16') if kind == 'SSLAmpOptimWrapper' else {}
+        return OPTIM_WRAPPERS.build(dict(type=kind, clip_grad_per_param=0.3, **extra,
+                                         optimizer=torch.optim.SGD(model.parameters(), lr=1.0)))
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, device='cuda')
+    plain, amp = (nn.Linear(4, 2).cuda() for _ in range(2))
+    amp.load_state_dict(plain.state_dict())
+    ref, wrapper = build('SSLOptimWrapper', plain), build('SSLAmpOptimWrapper', amp)
+    ref.update_params(plain(x).pow(2).sum())
+    wrapper.update_params(amp(x).pow(2).sum())
+    for a, b in zip(amp.parameters(), plain.parameters()):  # clipped after unscaling
+        torch.testing.assert_close(a, b)
+    before = copy.deepcopy(amp.state_dict())
+    scale = wrapper.loss_scaler.get_scale()
+    wrapper.update_params(amp(x).sum() * float('inf'))
+    assert wrapper.last_step_skipped and wrapper.nonfinite_steps == 1
+    for k, v in amp.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert wrapper.loss_scaler.get_scale() < scale
+    wrapper.update_params(amp(x).pow(2).sum())
+    assert not wrapper.last_step_skipped
+    assert not torch.equal(amp.weight, before['weight'])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
+def test_amp_wrapper_refuses_global_clipping():
+    model = nn.Linear(2, 2).cuda()
+    with pytest.raises(ValueError, match='clip_grad_per_param'):
+        OPTIM_WRAPPERS.build(dict(type='SSLAmpOptimWrapper', clip_grad=dict(max_norm=1.0),
+                                  optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))

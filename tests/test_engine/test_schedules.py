@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mmhssl.engine.hooks import HSSLScheduleHook
-from mmhssl.engine.schedules import cosine, linear_warmup
+from mmhssl.engine.ssl_schedules import cosine, linear_warmup
 
 
 def test_cosine_matches_dino_schedule():

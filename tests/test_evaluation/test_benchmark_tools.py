@@ -20,6 +20,7 @@ EASY = ['--cfg-options', "eval_dataloaders.train.dataset.classes=['Trouser','Bag
         'eval_dataloaders.test.dataset.num_per_class=100']
 
 
+@pytest.mark.slow
 def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'knn.json')
@@ -40,6 +41,7 @@ def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path)
     assert 35 < noise['top1'] < 65
 
 
+@pytest.mark.slow
 def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'linear.json')
@@ -63,6 +65,7 @@ def _bench_args(tmp_path, *extra):
             *extra]
 
 
+@pytest.mark.slow
 def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
     fmnist_root()
     import fashion_mnist as bench
@@ -98,6 +101,7 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
         bench.main(_bench_args(tmp_path, '--epochs', '3'))
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):
     cfg_file, _ = trained_run
     with pytest.raises(FileNotFoundError, match='does not exist'):

@@ -58,6 +58,7 @@ def _features(cfg_file, ckpt, **kw):
     return features_from_config(cfg, ckpt, device='cpu', **kw)
 
 
+@pytest.mark.slow
 def test_every_checkpoint_layout_gives_the_same_features(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     ref = _features(cfg_file, ckpt)
@@ -73,6 +74,7 @@ def test_every_checkpoint_layout_gives_the_same_features(trained_run, tmp_path):
     torch.testing.assert_close(_features(cfg_file, ckpt)['test'][1], ref['test'][1])
 
 
+@pytest.mark.slow
 def test_checkpoint_without_backbone_is_a_clear_error(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     state = load_checkpoint_file(ckpt)['state_dict']
@@ -92,6 +94,7 @@ def test_checkpoint_without_backbone_is_a_clear_error(trained_run, tmp_path):
         load_backbone(deeper, ckpt)
 
 
+@pytest.mark.slow
 def test_config_without_eval_data_is_a_clear_error(trained_run):
     cfg_file, ckpt = trained_run
     cfg = Config.fromfile(cfg_file)

@@ -6,6 +6,7 @@ channels-last convolutions, fused/foreach AdamW, torch.compile) to 1e-5 relative
 """
 import copy
 
+import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.optim import build_optim_wrapper
@@ -130,6 +131,7 @@ def test_fused_and_foreach_adamw_match_the_per_tensor_loop():
         'the optimizer steps must have changed the parameters'
 
 
+@pytest.mark.slow
 def test_torch_compile_keeps_loss_and_grads():
     plain = _loss_and_grads(_build())
     model = _build()

@@ -9,13 +9,14 @@ from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmhssl.search import hssl_discrepancy
-from mmhssl.search.runner import base_dataset
+from mmhssl.search.trainer import base_dataset
 from mmhssl.utils.checkpoint import save_checkpoint_atomic
 from test_search.test_search_aux_head import tiny_cfg
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 
+@pytest.mark.slow
 def test_discrepancy_tool_on_a_trained_checkpoint(tmp_path, photos_dir):
     from discrepancy import main
     cfg = tiny_cfg(tmp_path, photos_dir)

@@ -7,7 +7,7 @@ from conftest import demo_cfg, shrink
 from mmengine.runner import set_random_seed
 
 from mmhssl.search import CANDIDATES, resolve_candidate, run_search
-from mmhssl.search.runner import build_search_model
+from mmhssl.search.trainer import build_search_model
 
 BAD = "{'type': 'AuxConvNeXtHead', 'in_channels': 7}"
 NAMES = ['convnext-d1-k3', 'transformer-d1', 'mlp-d2']
@@ -34,6 +34,7 @@ def test_candidate_set_covers_head_families():
         resolve_candidate('convnext-d9')
 
 
+@pytest.mark.slow
 def test_search_trains_all_scores_and_is_deterministic(tmp_path, photos_dir):
     cfg = tiny_cfg(tmp_path, photos_dir)
     set_random_seed(0)
@@ -56,7 +57,7 @@ def test_search_trains_all_scores_and_is_deterministic(tmp_path, photos_dir):
         assert changed(f'necks.{key}.') and changed(f'heads.{key}.')
         assert changed(f'teacher.necks.{key}.')
     # Label-free: the training images carry no labels at all.
-    from mmhssl.search.runner import base_dataset
+    from mmhssl.search.trainer import base_dataset
     from mmpretrain.registry import DATASETS
     ds = base_dataset(DATASETS.build(cfg.train_dataloader.dataset))
     assert 'gt_label' not in ds[0]['data_samples']
@@ -81,6 +82,7 @@ def test_all_incompatible_is_an_error(tmp_path, photos_dir):
         build_search_model(cfg, dict([resolve_candidate(BAD)]))
 
 
+@pytest.mark.slow
 def test_tool_writes_json_png_and_snippet(tmp_path, photos_dir, capsys):
     from search_aux_head import main
     cfg = tiny_cfg(tmp_path, photos_dir)

@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os.path as osp
 
+import pytest
 import torch
 from mmpretrain.registry import MODELS
 from torch.utils.flop_counter import FlopCounterMode
@@ -20,6 +21,7 @@ FIELDS = ('images_per_s', 'step_time_s', 'step_time_min_s', 'peak_memory_mb', 'g
           'gflops_per_image', 'tflops_per_s', 'params_m')
 
 
+@pytest.mark.slow
 def test_two_configs_synthetic_json(tmp_path):
     out = tmp_path / 'bench.json'
     result = bench.main([DEMO_CONFIG, DEMO_CONFIG, '--device', 'cpu', '--batch-size', '2',
@@ -52,6 +54,7 @@ def test_flop_count_includes_cpu_attention():
     assert full.get_total_flops() - plain.get_total_flops() == attention
 
 
+@pytest.mark.slow
 def test_real_batches_from_the_dataloader(photos_dir, tmp_path):
     result = bench.main([DEMO_CONFIG, '--device', 'cpu', '--real', '--batch-size', '2',
                          '--iters', '1', '--warmup', '0', '--no-flops', '--cfg-options', *TINY,

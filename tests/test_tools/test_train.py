@@ -16,6 +16,7 @@ from conftest import DEMO_CONFIG, ROOT, demo_cfg, shrink
 from mmhssl.utils import load_checkpoint_file
 
 
+@pytest.mark.slow
 def test_real_iterations_reduce_the_loss(photos_dir, tmp_path):
     cfg = shrink(demo_cfg(tmp_path, photos_dir))
     torch.manual_seed(0)
@@ -29,6 +30,7 @@ def test_real_iterations_reduce_the_loss(photos_dir, tmp_path):
     # Few steps: on one fixed batch the centers catch up after ~5 steps and the loss rises again.
     for _ in range(5):
         log = model.train_step(batch, wrapper)
+        model.update_teacher()  # after the step, as HSSLScheduleHook does in the runner
         losses.append(float(log['loss']))
     assert all(map(lambda x: x == x, losses))
     assert sum(losses[-2:]) / 2 < losses[0] - 0.2, losses
@@ -57,6 +59,7 @@ def _run(cfg, hooks=()):
     return runner
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(photos_dir, tmp_path):
     common = dict(train_cfg=dict(max_epochs=2), default_hooks=dict(checkpoint=dict(interval=1)),
                   train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
@@ -88,6 +91,7 @@ def _final_state(work_dir):
     return ckpt['state_dict']
 
 
+@pytest.mark.slow
 def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     """Same global batch: 2 gloo processes x 4 images vs 1 process x 8 images."""
     opts = [f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
@@ -131,6 +135,7 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
                            a['teacher.backbone.layers.0.ffn.layers.1.weight'])
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
     """2 micro-batches of 4 with accumulative_counts=2 vs batches of 8 (constant lr and wd)."""
     def run(name, batch, counts):
@@ -151,3 +156,56 @@ def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
             d = float(torch.cat([(a[k] - b[k])[:c], (a[k] - b[k])[2 * c:]]).abs().max())
         assert d <= 1e-5, (k, d)
     assert not torch.equal(a['loss_module.cls_center'], torch.zeros_like(a['loss_module.cls_center']))
+
+
+def _window_cfg(work_dir, photos_dir, **kw):
+    """3 iterations per epoch, 2 micro-batches per step: a window spans the end of epoch 1."""
+    return shrink(demo_cfg(work_dir, photos_dir, train_cfg=dict(max_epochs=2),
+                           optim_wrapper=dict(accumulative_counts=2),
+                           default_hooks=dict(checkpoint=dict(interval=1)),
+                           train_dataloader=dict(batch_size=5, drop_last=True,
+                                                 dataset=dict(dataset=dict(times=1))), **kw))
+
+
+@pytest.mark.slow
+def test_resume_inside_an_accumulation_window_continues_exactly(photos_dir, tmp_path):
+    full = _run(_window_cfg(tmp_path / 'full', photos_dir))
+    assert full.iter == 6
+    _run(_window_cfg(tmp_path / 'split', photos_dir), hooks=[_Preempt(1)])
+    ckpt = load_checkpoint_file(str(tmp_path / 'split' / 'epoch_1.pth'))
+    # The checkpoint holds the open window: its gradients and its center statistics.
+    assert any(g is not None for g in ckpt['optimizer']['window_grads'])
+    assert set(ckpt['meta']['pending_center']) == {'cls_center', 'patch_center'}
+    resumed = _run(_window_cfg(tmp_path / 'split', photos_dir, resume=True))
+    assert resumed.iter == full.iter
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    for k in a:  # student, teacher and centers
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=k)
+    sa, sb = full.optim_wrapper.state_dict(), resumed.optim_wrapper.state_dict()
+    for x, y in zip(sa['state'].values(), sb['state'].values()):
+        torch.testing.assert_close(y['exp_avg'], x['exp_avg'], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_load_from_takes_the_weights_but_not_the_run_state(photos_dir, tmp_path):
+    """Random streams and an open window's statistics continue on resume only."""
+    from mmhssl.engine.hooks import HSSLScheduleHook, RNGStateHook
+    _run(_window_cfg(tmp_path / 'a', photos_dir), hooks=[_Preempt(1)])
+    path = str(tmp_path / 'a' / 'epoch_1.pth')
+    saved = load_checkpoint_file(path)['meta']
+    for resume in (False, True):
+        runner = Runner.from_cfg(_window_cfg(tmp_path / f'b{resume}', photos_dir,
+                                             load_from=path, resume=resume))
+        runner.load_or_resume()
+        if not resume:  # a resume builds it to load its state
+            runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+        torch.manual_seed(123)
+        for hook in runner.hooks:
+            if isinstance(hook, (RNGStateHook, HSSLScheduleHook)):
+                hook.before_train(runner)
+        pending = runner.model.loss_module.pending_center
+        assert torch.equal(torch.get_rng_state(), saved['rng_state']['torch']) == resume
+        assert bool(pending) == resume
+        if resume:
+            torch.testing.assert_close(pending['cls_center'][0],
+                                       saved['pending_center']['cls_center'][0])

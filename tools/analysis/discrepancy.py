@@ -17,7 +17,7 @@ from mmpretrain.registry import DATASETS, MODELS
 import mmhssl  # noqa: F401
 from mmhssl.evaluation.report import write_json
 from mmhssl.search.discrepancy import hssl_discrepancy
-from mmhssl.search.runner import base_dataset, heldout_batch
+from mmhssl.search.trainer import base_dataset, heldout_batch
 from mmhssl.utils.checkpoint import load_checkpoint_file
 
 

@@ -17,7 +17,7 @@ from mmhssl.evaluation.features import extract_features
 from mmhssl.evaluation.knn import knn_accuracy
 from mmhssl.evaluation.report import environment_info, write_json
 from mmhssl.search import format_table, plot_history, run_search, to_json
-from mmhssl.search.runner import build_search_model
+from mmhssl.search.trainer import build_search_model
 from mmengine.runner import set_random_seed
 
 

@@ -1,24 +1,34 @@
-"""Applies the non-optimizer schedules of self-distillation methods every iteration."""
+"""Applies the non-optimizer schedules of self-distillation methods and follows each step."""
 from typing import Optional, Sequence
 
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from ..schedules import cosine, linear_warmup
+from ..optimizers import sum_on_rank0_
+from ..ssl_schedules import cosine, linear_warmup
 
 
 @HOOKS.register_module()
 class HSSLScheduleHook(Hook):
-    """Sets the teacher momentum, teacher temperatures and last-layer freezing before each step.
+    """Schedules temperatures and last-layer freezing; moves the teacher and centers after a step.
 
-    Values are recomputed from ``runner.iter``/``runner.epoch`` (see :mod:`mmhssl.engine.schedules`),
-    so they need no state of their own and a resumed run continues them exactly.
+    Values are recomputed from ``runner.iter``/``runner.epoch`` (see
+    :mod:`mmhssl.engine.ssl_schedules`), so they need no state of their own and a resumed run
+    continues them exactly.
 
-    Centers and the teacher change once per optimizer step: batch statistics are collected over an
-    accumulation window and applied after the step, the EMA update happens at the first micro-batch
-    after it. A step skipped by the non-finite guard leaves no trace: its statistics are dropped and
-    the teacher does not move for it.
+    The teacher and the centers change once per optimizer step, right after it, keyed on the
+    optimizer wrapper's step signal (``should_update()`` and ``last_step_skipped`` of
+    :class:`~mmhssl.engine.optimizers.SSLOptimWrapper`): batch statistics are collected over an
+    accumulation window and applied after the step, and the teacher takes the EMA step with the
+    momentum of that iteration (of the window's first one), as iBOT/DINO do after
+    ``optimizer.step()``. A step skipped by the non-finite guard leaves no trace: its statistics
+    are dropped and the teacher does not move. Statistics of a window still open at a checkpoint
+    are saved with it and restored on resume.
+
+    Not mmpretrain's ``EMAHook``/``CosineEMA``: it averages the whole model into a separate eval
+    copy with its own momentum convention; our teacher is part of the model the loss reads.
 
     Args:
         momentum (Sequence[float]): Teacher EMA momentum ``(start, end)``, cosine over all
@@ -45,6 +55,7 @@ class HSSLScheduleHook(Hook):
         self.teacher_patch_temp = tuple(teacher_patch_temp or teacher_temp)
         self.warmup_epochs = warmup_epochs
         self.freeze_last_layer_epochs = freeze_last_layer_epochs
+        self._resumed_center: Optional[tuple] = None
 
     def values(self, it: int, max_iters: int, epoch: int) -> dict:
         """The scheduled values at iteration ``it`` of ``max_iters`` in (0-based) ``epoch``."""
@@ -54,15 +65,22 @@ class HSSLScheduleHook(Hook):
             teacher_patch_temp=linear_warmup(*self.teacher_patch_temp, epoch, self.warmup_epochs),
             freeze_last_layer=epoch < self.freeze_last_layer_epochs)
 
+    def before_train(self, runner) -> None:
+        if not hasattr(runner.optim_wrapper, 'last_step_skipped'):  # the step signal
+            raise TypeError('HSSLScheduleHook follows the optimizer steps of optim_wrapper type '
+                            'SSLOptimWrapper or SSLAmpOptimWrapper.')
+        # Only a resume restores the checkpoint's iteration; load_from starts again at 0.
+        if self._resumed_center is not None and self._resumed_center[0] == runner.iter:
+            loss = get_ori_model(runner.model).loss_module
+            # Saved by rank 0 after sum_on_rank0_: the other ranks continue from zero sums.
+            loss.pending_center = {
+                name: [t.to(getattr(loss, name).device) * float(get_rank() == 0) for t in pair]
+                for name, pair in self._resumed_center[1].items()}
+        self._resumed_center = None
+
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = get_ori_model(runner.model)
         v = self.values(runner.iter, runner.max_iters, runner.epoch)
-        wrapper = runner.optim_wrapper
-        # The teacher moves once per optimizer step, at the first micro-batch after it, and not
-        # after a skipped step: with accumulation, k micro-batches then equal one larger batch.
-        window_start = wrapper._inner_count % wrapper._accumulative_counts == 0
-        skipped = getattr(wrapper, 'last_step_skipped', False)
-        model.momentum = v['momentum'] if window_start and not skipped else 1.0
         loss = model.loss_module
         if hasattr(loss, 'apply_pending_center'):
             loss.defer_center_update = True
@@ -70,20 +88,43 @@ class HSSLScheduleHook(Hook):
             loss.teacher_temp = v['teacher_temp']
         if hasattr(loss, 'teacher_patch_temp'):
             loss.teacher_patch_temp = v['teacher_patch_temp']
-        if hasattr(wrapper, 'frozen_params'):
-            wrapper.frozen_params = (list(model.head.last_layer.parameters())
-                                     if v['freeze_last_layer'] else [])
-        elif v['freeze_last_layer']:
-            raise TypeError('freeze_last_layer_epochs needs optim_wrapper type SSLOptimWrapper or '
-                            'SSLAmpOptimWrapper.')
-        runner.message_hub.update_scalar('train/momentum', v['momentum'])
+        runner.optim_wrapper.frozen_params = (list(model.head.last_layer.parameters())
+                                              if v['freeze_last_layer'] else [])
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        wrapper, loss = runner.optim_wrapper, get_ori_model(runner.model).loss_module
-        if not hasattr(loss, 'apply_pending_center') or not wrapper.should_update():
-            return  # inside an accumulation window: keep collecting batch statistics
-        if getattr(wrapper, 'last_step_skipped', False):
-            loss.discard_pending_center()
-        else:
+        wrapper, model = runner.optim_wrapper, get_ori_model(runner.model)
+        if not wrapper.should_update():
+            return  # inside an accumulation window: no step yet, keep collecting batch statistics
+        loss = model.loss_module
+        if wrapper.last_step_skipped:
+            if hasattr(loss, 'discard_pending_center'):
+                loss.discard_pending_center()
+            return
+        if hasattr(loss, 'apply_pending_center'):
             loss.apply_pending_center()
+        # The momentum scheduled at the window's first iteration (the step's own iteration without
+        # accumulation), so that k accumulated micro-batches equal one k-times larger batch.
+        start = runner.iter - runner.iter % wrapper.accumulative_counts
+        momentum = self.values(start, runner.max_iters, runner.epoch)['momentum']
+        model.update_teacher(momentum)
+        runner.message_hub.update_scalar('train/momentum', momentum)
+
+    def after_train_epoch(self, runner) -> None:
+        # Epoch checkpoints are written next, by rank 0 only: an accumulation window that goes on
+        # into the next epoch gathers what every rank collected so far there.
+        if not runner.optim_wrapper.should_update():
+            params = runner.optim_wrapper.param_groups
+            grads = [p.grad for g in params for p in g['params'] if p.grad is not None]
+            pending = getattr(get_ori_model(runner.model).loss_module, 'pending_center', {})
+            sum_on_rank0_(grads + [t for pair in pending.values() for t in pair])
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        pending = getattr(get_ori_model(runner.model).loss_module, 'pending_center', None)
+        if pending:
+            checkpoint.setdefault('meta', {})['pending_center'] = pending
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta', {})
+        if 'pending_center' in meta:
+            self._resumed_center = (meta.get('iter'), meta['pending_center'])

@@ -19,6 +19,9 @@ class RNGStateHook(Hook):
 
     priority = 'VERY_LOW'
 
+    def __init__(self) -> None:
+        self._pending: tuple = (None, None)  # (checkpoint iteration, states) until before_train
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         state = dict(python=random.getstate(), numpy=np.random.get_state(),
                      torch=torch.get_rng_state())
@@ -27,15 +30,15 @@ class RNGStateHook(Hook):
         checkpoint.setdefault('meta', {})['rng_state'] = _to_plain(state)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Only a resume continues the random streams; load_from merely initialises weights.
-        state = checkpoint.get('meta', {}).get('rng_state')
-        if state is None or not runner._resume:
-            return
-        self._pending = state
+        meta = checkpoint.get('meta', {})
+        self._pending = (meta.get('iter'), meta.get('rng_state'))
 
     def before_train(self, runner) -> None:
-        state = getattr(self, '_pending', None)
-        if state is None:
+        it, state = self._pending
+        self._pending = (None, None)
+        # Only a resume continues the random streams: it restores the checkpoint's iteration,
+        # whereas load_from (weights only) starts again at 0.
+        if state is None or it != runner.iter:
             return
         version, internal, gauss = state['python']
         random.setstate((version, tuple(internal), gauss))
@@ -43,7 +46,6 @@ class RNGStateHook(Hook):
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
-        self._pending = None
 
 
 def _to_plain(state: dict) -> dict:

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..utils.base_adapter import BaseAdapter
 from ..utils.ema import EMATeacherMixin, make_teacher
+from ..utils.views import count_global_views, group_by_size
 
 
 @MODELS.register_module()
@@ -51,8 +52,9 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
         aux_input (str, optional): Which base features feed the auxiliary head: ``'pre_norm'``
             (ViT tokens before the final LayerNorm, the reference) or ``'post_norm'`` (the base
             output). Defaults to None (``'pre_norm'`` for transformers, the output for CNNs).
-        base_momentum (float): Initial teacher momentum; a schedule hook raises it during training.
-            Defaults to 0.996.
+        base_momentum (float): Teacher momentum when no schedule gives one; in the runner
+            :class:`~mmhssl.engine.hooks.HSSLScheduleHook` schedules it and moves the teacher after
+            each optimizer step. Defaults to 0.996.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list, optional): Initialization config. Defaults to None.
     """
@@ -141,15 +143,8 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
         Returns:
             dict[str, list[Tensor]]: Per output, one tensor per view.
         """
-        groups: List[List[int]] = []
-        for i, x in enumerate(views):
-            if (groups and not getattr(self.loss_module, 'separate_views', False)
-                    and x.shape[-2:] == views[groups[-1][0]].shape[-2:]):
-                groups[-1].append(i)
-            else:
-                groups.append([i])
         result = defaultdict(list)
-        for group in groups:
+        for group in group_by_size(views, getattr(self.loss_module, 'separate_views', False)):
             mask = torch.cat([masks[i] for i in group]) if masks is not None else None
             out = self._encode(parts, torch.cat([views[i] for i in group]), mask, outputs, student)
             for k, v in out.items():
@@ -183,14 +178,13 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
             masks = [stacked[:, v].flatten(1) for v in range(stacked.shape[1])]
             n_global = len(masks)
         else:
-            n_global = sum(1 for x in inputs if x.shape[-2:] == inputs[0].shape[-2:])
+            n_global = count_global_views(inputs)
         globals_, locals_ = list(inputs[:n_global]), list(inputs[n_global:])
         if any(x.shape[-2:] != globals_[0].shape[-2:] for x in globals_):
             raise ValueError('All global views must have the same size.')
         students, target = self.wiring()
         dense = ['base_patch'] if masks is not None else []
 
-        self.update_teacher()
         teacher = dict(self.teacher.items())
         with torch.no_grad():
             t = self._encode_views(teacher, globals_, None, [target] + dense, student=False)

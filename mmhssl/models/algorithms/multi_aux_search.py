@@ -10,6 +10,7 @@ from torch import nn
 
 from ..utils.base_adapter import BaseAdapter
 from ..utils.ema import EMATeacherMixin, make_teacher
+from ..utils.views import count_global_views, group_by_size
 
 
 @MODELS.register_module()
@@ -114,13 +115,8 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
 
     def _features(self, backbone: nn.Module, views: List[torch.Tensor]):
         """Base features per group of same-size views (one forward per size)."""
-        groups: List[List[torch.Tensor]] = []
-        for x in views:
-            if groups and groups[-1][0].shape[-2:] == x.shape[-2:]:
-                groups[-1].append(x)
-            else:
-                groups.append([x])
-        return [(len(g), self.adapter(backbone, torch.cat(g))) for g in groups]
+        return [(len(g), self.adapter(backbone, torch.cat([views[i] for i in g])))
+                for g in group_by_size(views)]
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -137,8 +133,7 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             raise ValueError('MultiAuxSearch needs at least two views per image (use the '
                              'MultiCropWithMasks or MultiView transform).')
-        n_global = sum(1 for x in inputs if x.shape[-2:] == inputs[0].shape[-2:])
-        self.update_teacher()
+        n_global = count_global_views(inputs)
         with torch.no_grad():
             (_, t_feats), = self._features(self.teacher['backbone'], list(inputs[:n_global]))
         s_groups = self._features(self.backbone, list(inputs))

@@ -42,6 +42,9 @@ class MaskedVisionTransformer(VisionTransformer):
         **kwargs: Other arguments of :class:`mmpretrain.models.VisionTransformer`.
     """
 
+    #: Parameters used only in pretraining: exports leave them out and loaders do not need them.
+    pretrain_only_keys = ('mask_token', )
+
     def __init__(self, img_size=224, patch_size: int = 16, with_mask_token: bool = True,
                  init_mode: str = 'mmpretrain', with_cp: bool = False, **kwargs) -> None:
         if init_mode not in ('mmpretrain', 'trunc_normal'):

@@ -1,6 +1,6 @@
 """Teacher (exponential moving average) utilities."""
 import copy
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import nn
@@ -52,12 +52,13 @@ def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None
             tb.copy_(sb)
 
 
-
 class EMATeacherMixin:
     """Teacher behaviour shared by the self-distillation algorithms.
 
     The host (a ``BaseSelfSupervisor``) keeps ``self.teacher``, an ``nn.ModuleDict`` of EMA copies
-    named like the student parts they follow, and ``self.momentum``, set by the schedule hook.
+    named like the student parts they follow, and ``self.momentum``, the momentum used when no
+    schedule gives one. The loss only reads the teacher; :meth:`update_teacher` moves it after each
+    optimizer step (:class:`~mmhssl.engine.hooks.HSSLScheduleHook` in the runner).
     """
 
     def init_weights(self) -> None:
@@ -78,11 +79,16 @@ class EMATeacherMixin:
         return self
 
     @torch.no_grad()
-    def update_teacher(self) -> None:
-        """EMA step ``teacher = m * teacher + (1 - m) * student`` with ``m = self.momentum``.
+    def update_teacher(self, momentum: Optional[float] = None) -> None:
+        """EMA step ``teacher = m * teacher + (1 - m) * student``.
 
-        The only place the teacher changes; called once per training step, before the teacher
-        forward.
+        The only place the teacher changes; called once after each optimizer step taken, as in
+        iBOT/DINO.
+
+        Args:
+            momentum (float, optional): ``m``, the scheduled momentum of the iteration whose step
+                was taken. Defaults to ``self.momentum``.
         """
+        m = self.momentum if momentum is None else momentum
         for name, module in self.teacher.items():
-            ema_update_(module, getattr(self, name), self.momentum)
+            ema_update_(module, getattr(self, name), m)

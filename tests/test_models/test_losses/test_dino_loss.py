@@ -28,3 +28,12 @@ def test_dino_loss_rejects_patch_inputs():
     with pytest.raises(ValueError, match='no patch term; use IBOTLoss'):
         dino({'base': x}, x, student_patch=[torch.randn(2, 4, 8)] * 2,
              teacher_patch=[torch.randn(2, 4, 8)] * 2, masks=[torch.ones(2, 4)] * 2)
+
+
+def test_checkpoint_keys_of_both_losses():
+    """Checkpoints of earlier runs keep loading: the centers are top-level buffers."""
+    dino = MODELS.build(dict(type='DINOLoss', out_channels=8))
+    ibot = MODELS.build(dict(type='IBOTLoss', out_channels=8, patch_out_channels=4))
+    assert list(dino.state_dict()) == ['cls_center']
+    assert {k: tuple(v.shape) for k, v in ibot.state_dict().items()} == {
+        'cls_center': (1, 8), 'patch_center': (1, 1, 4)}

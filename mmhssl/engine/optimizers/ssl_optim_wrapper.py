@@ -2,7 +2,7 @@
 from typing import Iterable, List, Optional
 
 import torch
-from mmengine.dist import all_reduce
+from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
@@ -28,6 +28,21 @@ def clip_grad_per_param_(params: Iterable[torch.Tensor], max_norm: float) -> Non
     torch._foreach_mul_(grads, coefs)
 
 
+@torch.no_grad()
+def sum_on_rank0_(tensors: Iterable[torch.Tensor]) -> None:
+    """In place: rank 0 gets the sum over ranks, the other ranks zero; a no-op in one process.
+
+    Sums over ranks (all-reduces, DDP's gradient average) are unchanged, and rank 0, the one that
+    writes checkpoints, then holds everything. Used for what an open accumulation window gathered.
+    """
+    if get_world_size() == 1:
+        return
+    for t in tensors:
+        all_reduce(t)
+        if get_rank() != 0:
+            t.zero_()
+
+
 class NonFiniteStepError(RuntimeError):
     """Raised when too many optimizer steps in a row had a non-finite loss or gradient."""
 
@@ -40,16 +55,26 @@ class _SSLStepMixin:
       their gradients are dropped before the step, so the optimizer skips them entirely (no
       momentum, no weight decay), as DINO's ``cancel_gradients_last_layer``.
     * Non-finite guard: a step whose loss or any gradient is not finite (on any rank) is skipped —
-      no parameter or optimizer-state change — counted and logged; ``last_step_skipped`` tells the
-      schedule hook to skip the teacher and center updates too. After ``max_nonfinite_steps``
+      no parameter or optimizer-state change — counted and logged. After ``max_nonfinite_steps``
       skipped steps in a row, :class:`NonFiniteStepError` stops the run.
+    * Step signal for what must follow the optimizer (teacher EMA, centers): ``should_update()``
+      tells whether the latest micro-batch closed an accumulation window (so a step was
+      attempted), ``last_step_skipped`` whether that step was skipped.
+    * A checkpoint written inside an accumulation window keeps the gradients gathered so far, so a
+      resumed run completes the window as the uninterrupted one would.
     """
 
-    def __init__(self, *args, clip_grad_per_param: Optional[float] = None,
-                 max_nonfinite_steps: int = 10, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if clip_grad_per_param is not None and self.clip_grad_kwargs:
-            raise ValueError('Set either clip_grad (global norm) or clip_grad_per_param, not both.')
+    def __init__(self, *args, accumulative_counts: int = 1,
+                 clip_grad_per_param: Optional[float] = None, max_nonfinite_steps: int = 10,
+                 **kwargs) -> None:
+        super().__init__(*args, accumulative_counts=accumulative_counts, **kwargs)
+        #: Micro-batches per optimizer step; windows start at iterations divisible by it.
+        self.accumulative_counts = accumulative_counts
+        # Under AMP the parent would unscale a second time before its global clipping.
+        if self.clip_grad_kwargs and (clip_grad_per_param is not None
+                                      or isinstance(self, AmpOptimWrapper)):
+            raise ValueError('Set either clip_grad (global norm) or clip_grad_per_param, not both; '
+                             'with AMP only clip_grad_per_param.')
         self.clip_grad_per_param = clip_grad_per_param
         self.max_nonfinite_steps = max_nonfinite_steps
         self.frozen_params: List[torch.nn.Parameter] = []
@@ -74,17 +99,22 @@ class _SSLStepMixin:
         return bool(ok.item())
 
     def step(self, **kwargs) -> None:
-        is_amp = isinstance(self, AmpOptimWrapper)
-        if is_amp:
+        if isinstance(self, AmpOptimWrapper):
+            # True gradients for the clipping; the scaler records non-finite ones here and its own
+            # step (in the parent's) then skips the update and lowers an fp16 scale.
             self.loss_scaler.unscale_(self.optimizer)
         finite = self._all_finite()
         self._loss_finite = True
-        if not finite:
-            self.last_step_skipped = True
+        self.last_step_skipped = not finite
+        if finite:
+            self.consecutive_nonfinite = 0
+            for p in self.frozen_params:
+                p.grad = None
+            if self.clip_grad_per_param is not None:
+                clip_grad_per_param_(self._params(), self.clip_grad_per_param)
+        else:
             self.nonfinite_steps += 1
             self.consecutive_nonfinite += 1
-            if is_amp:
-                self.loss_scaler.update(self._scale_update_param)  # lower the fp16 loss scale
             print_log(f'Skipped an optimizer step with a non-finite loss or gradient '
                       f'({self.nonfinite_steps} so far, {self.consecutive_nonfinite} in a row).',
                       logger='current', level=30)
@@ -94,28 +124,30 @@ class _SSLStepMixin:
                     f'{self.consecutive_nonfinite} optimizer steps in a row had a non-finite loss or '
                     'gradient. Lower the learning rate, use bf16 instead of fp16, check the data, or '
                     'raise optim_wrapper.max_nonfinite_steps; resume from the last checkpoint.')
-            return
-        self.last_step_skipped = False
-        self.consecutive_nonfinite = 0
-        for p in self.frozen_params:
-            p.grad = None
-        if self.clip_grad_per_param is not None:
-            clip_grad_per_param_(self._params(), self.clip_grad_per_param)
-        if is_amp:
-            self.loss_scaler.step(self.optimizer, **kwargs)
-            self.loss_scaler.update(self._scale_update_param)
-        else:
-            super().step(**kwargs)
+            # Without gradients the optimizer leaves every parameter and its state as they are,
+            # while the parent step still runs its bookkeeping (a loss scaler lowers its scale).
+            self.optimizer.zero_grad(set_to_none=True)
+        super().step(**kwargs)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
         state['nonfinite_steps'] = self.nonfinite_steps
+        if not self.should_update():  # inside an accumulation window: keep what it gathered
+            state['window_grads'] = [p.grad for p in self._params()]
+            state['window_loss_finite'] = self._loss_finite
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         self.nonfinite_steps = state_dict.pop('nonfinite_steps', 0)
+        grads = state_dict.pop('window_grads', None)
+        self._loss_finite = state_dict.pop('window_loss_finite', True)
         super().load_state_dict(state_dict)
+        if grads is not None:
+            # Under DDP they were summed on rank 0 (sum_on_rank0_); the other ranks resume without,
+            # so that DDP's final average counts them once.
+            for p, g in zip(self._params(), grads):
+                p.grad = None if g is None or get_rank() != 0 else g.to(p.device, p.dtype)
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -135,6 +167,8 @@ class SSLOptimWrapper(_SSLStepMixin, OptimWrapper):
 class SSLAmpOptimWrapper(_SSLStepMixin, AmpOptimWrapper):
     """:class:`mmengine.optim.AmpOptimWrapper` with the :class:`SSLOptimWrapper` step policy.
 
-    Gradients are unscaled before the checks and clipping. Args as :class:`SSLOptimWrapper` plus
-    those of :class:`mmengine.optim.AmpOptimWrapper` (``dtype='bfloat16'`` recommended).
+    Gradients are unscaled before the checks and clipping; a skipped step lowers an fp16 loss
+    scale as usual. Global ``clip_grad`` is not supported (``clip_grad_per_param`` is). Args as
+    :class:`SSLOptimWrapper` plus those of :class:`mmengine.optim.AmpOptimWrapper`
+    (``dtype='bfloat16'`` recommended).
     """

@@ -125,6 +125,7 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 3.0)
         optim.step()
+        model.update_teacher()  # after the step, as in the runner
         sched.step()
         bar.set_postfix(loss=f'{total.item():.3f}')
         if it % eval_interval == 0 or it == iters:

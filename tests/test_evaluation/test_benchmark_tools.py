@@ -31,7 +31,7 @@ def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path)
     assert report['classes'] == ['Trouser', 'Bag'] and report['num_test'] == 200
     assert [r['k'] for r in report['knn']] == [10, 20]
     for r in report['knn']:
-        assert r['top1'] > 90 and r['top5'] is None  # chance is 50
+        assert r['top1'] > 80 and r['top5'] is None  # chance is 50
     assert report['environment']['torch'] == torch.__version__
     # The same labels with features that carry no information: close to chance.
     g = torch.Generator().manual_seed(0)
@@ -49,7 +49,7 @@ def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, 
                                '--lrs', '0.01', '0.1', '--epochs', '20', '--out', out] + EASY)
     assert osp.isfile(out) and report['feature_dim'] == 64
     result = report['linear_probe']
-    assert result['top1'] > 90 and result['lr'] in (0.01, 0.1)
+    assert result['top1'] > 80 and result['lr'] in (0.01, 0.1)
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(200) % 2
     noise = linear_probe(torch.randn(200, 64, generator=g), labels,

@@ -51,7 +51,11 @@ def _assert_same(a, b, tol):
     torch.testing.assert_close(loss_a, loss_b, **tol)
     assert grads_a.keys() == grads_b.keys() and len(grads_a) > 0
     for name in grads_a:
-        torch.testing.assert_close(grads_a[name], grads_b[name], **tol, msg=name)
+        # Relative to the tensor's scale: the projector's bias gradients reach ~1e3 (the L2
+        # normalisation of a small bottleneck output), where float32 round-off alone is ~1e-4.
+        scale = max(1.0, float(grads_b[name].abs().max()))
+        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=tol['rtol'],
+                                   atol=tol['atol'] * scale, msg=name)
 
 
 def _math_attention(q, k, v, attn_mask=None, dropout_p=0., scale=None, is_causal=False):

@@ -73,3 +73,16 @@ def shrink(cfg, global_size: int = 64, local_size: int = 32, drop_path: bool = T
         cfg.model.backbone.drop_path_rate = 0.0
         cfg.model.neck.drop_path_rate = 0.0
     return cfg
+
+
+def mmlogger_warnings_while(run):
+    """``run()``'s result and the WARNING messages of a fresh current MMLogger meanwhile."""
+    import logging
+    import uuid
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance(f'warnings-{uuid.uuid4().hex}')
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    return run(), [r.getMessage() for r in records]

@@ -1,6 +1,8 @@
 import shutil
 
 import pytest
+
+from conftest import mmlogger_warnings_while
 from mmpretrain.registry import DATASETS
 
 
@@ -23,29 +25,17 @@ def test_missing_folder_is_an_error(tmp_path):
         DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path / 'nope')))
 
 
-def _warnings_while(build):
-    """The WARNING records of the current MMLogger while ``build()`` runs, and its result."""
-    import logging
-    import uuid
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_instance(f'folder-{uuid.uuid4().hex}')
-    records = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    return build(), [r.getMessage() for r in records]
-
 
 def test_non_image_files_are_left_out_and_named_unless_ignored(photos_dir, tmp_path):
     shutil.copy(f'{photos_dir}/coins.png', tmp_path / 'a.png')
     (tmp_path / 'notes.txt').write_text('not an image')
-    ds, warnings = _warnings_while(lambda: DATASETS.build(
+    ds, warnings = mmlogger_warnings_while(lambda: DATASETS.build(
         dict(type='UnlabeledImageFolder', data_root=str(tmp_path))))
     assert [d['img_path'] for d in ds] == [str(tmp_path / 'a.png')]
     assert len(warnings) == 1
     assert 'left out 1 file(s)' in warnings[0] and 'notes.txt' in warnings[0]
     assert 'ignore_other_files=True' in warnings[0]
-    ds, warnings = _warnings_while(lambda: DATASETS.build(
+    ds, warnings = mmlogger_warnings_while(lambda: DATASETS.build(
         dict(type='UnlabeledImageFolder', data_root=str(tmp_path), ignore_other_files=True)))
     assert len(ds) == 1 and warnings == []
 

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
 
-from conftest import DEMO_CONFIG, ROOT
+from conftest import DEMO_CONFIG, ROOT, mmlogger_warnings_while
 
 README = osp.join(ROOT, 'README.md')
 
@@ -84,19 +84,6 @@ def mixed_folder(photos_dir, tmp_path_factory):
     return root, save_mixed_folder(photos_dir, root)
 
 
-def _warnings_while(run):
-    """WARNING messages of the current MMLogger while ``run()`` runs, and its result."""
-    import logging
-    import uuid
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_instance(f'readme-{uuid.uuid4().hex}')
-    records = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    return run(), [r.getMessage() for r in records]
-
-
 @pytest.mark.parametrize('base', PRETRAIN_CONFIGS, ids=osp.basename)
 def test_own_folder_snippet_builds_the_training_dataloader(base, mixed_folder, tmp_path):
     folder, files = mixed_folder
@@ -113,7 +100,7 @@ def test_own_folder_snippet_builds_the_training_dataloader(base, mixed_folder, t
     def one_epoch():
         loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
         return loader, list(loader)
-    (loader, batches), warnings = _warnings_while(one_epoch)
+    (loader, batches), warnings = mmlogger_warnings_while(one_epoch)
     assert len(loader.dataset) == len(files['good']) + len(files['unreadable'])
     used = set()
     for batch in batches:

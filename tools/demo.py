@@ -16,8 +16,9 @@ backbone for downstream configs and shows what was learned:
 * ``summary.png``: loss curves, kNN before/after and a PCA of the teacher's patch features
   (first three components as RGB) on two photos.
 
-``--smoke`` is a one-minute check of the whole path (one pass over the photos, 64 px global and
-32 px local crops, two base blocks); its numbers show that the demo runs, not that it learns.
+``--smoke`` is a one-minute check of the whole path (two passes over the photos in batches of 8,
+64 px global and two 32 px local views, two base blocks); its numbers show that the demo runs, not
+that it learns.
 """
 import argparse
 import glob
@@ -36,7 +37,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from prepare_demo_data import write_photos  # noqa: E402
 
-CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py'
+CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb32-8e_skimage-demo.py'
 # The held-out task, fixed before any result was seen: a 4 x 4 grid per photo (8 memory and 8 query
 # tiles), the teacher's class token, weighted kNN with the DINO defaults (k=20, T=0.07).
 GRID = 4
@@ -231,22 +232,17 @@ def smoke_config(cfg) -> None:
     """Shrink the demo config in place for a quick end-to-end check (see the module docstring).
 
     Raises:
-        KeyError: The config has no ``MultiCropWithMasks`` step to shrink.
+        KeyError: The config makes its views elsewhere than in ``BatchMultiCropPreprocessor``.
     """
-    global_size, local_size = 64, 32
-    steps = cfg.train_dataloader.dataset.dataset.dataset.pipeline
-    crops = [s for s in steps if s.get('type') == 'MultiCropWithMasks']
-    if not crops:
-        raise KeyError('--smoke expects a MultiCropWithMasks step in the training pipeline.')
-    for pipeline, size in [(p, global_size) for p in crops[0]['global_pipelines']] + [
-            (crops[0]['local_pipeline'], local_size)]:
-        for step in pipeline:
-            if step.get('type') == 'RandomResizedCrop':
-                step['scale'] = size
-    cfg.model.backbone.img_size = global_size
+    views = cfg.get('data_preprocessor', {})
+    if views.get('type') != 'BatchMultiCropPreprocessor':
+        raise KeyError('--smoke expects the views to be made by a BatchMultiCropPreprocessor.')
+    views.update(global_size=64, local_size=32, num_local_crops=2)
+    cfg.model.backbone.img_size = views.global_size
     cfg.model.backbone.arch.num_layers = 2
     cfg.model.neck.base_depth = 2
-    cfg.train_dataloader.dataset.dataset.times = 1
+    cfg.train_dataloader.dataset.dataset.times = 2
+    cfg.train_dataloader.batch_size = 8
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     cfg.default_hooks.checkpoint.interval = 1

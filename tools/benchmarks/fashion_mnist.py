@@ -340,15 +340,21 @@ def zoo_knn(cfg: Config, backbone_file: str) -> float:
 
 
 def publish(report: dict, args) -> None:
-    """Export the best seed of each SSL method as zoo weights; print what the metafile needs."""
+    """Export the best seed (of those with a checkpoint here) of each SSL method as zoo weights.
+
+    Prints what the metafile needs: the file, its SHA256 and its kNN on the zoo subset.
+    """
     from mmhssl.apis import export_backbone
     os.makedirs(args.publish, exist_ok=True)
     by = _by_method(report)
     for method in (BASELINE, 'HSSL-iBOT'):
-        if not by.get(method):
-            print(f'{method}: no finished run to publish.')
+        # A sitting keeps its checkpoints in its own work dir: only runs whose checkpoint is still
+        # here can be exported.
+        runs = [r for r in by.get(method, []) if osp.isfile(r['checkpoint'])]
+        if not runs:
+            print(f'{method}: no finished run with its checkpoint here to publish.')
             continue
-        best = max(by[method], key=lambda r: r['knn']['top1'])
+        best = max(runs, key=lambda r: r['knn']['top1'])
         stem = osp.splitext(osp.basename(METHODS[method]))[0]
         path, digest = export_backbone(best['checkpoint'], osp.join(args.publish, stem + '.pth'),
                                        meta=dict(benchmark_run=f'{method}/{best["seed"]}'))

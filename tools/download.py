@@ -12,23 +12,23 @@ import argparse
 import os.path as osp
 import sys
 
-from mmhssl.apis import fetch_checkpoint, get_model_info, list_models
-from mmhssl.apis.model_zoo import convert_checkpoint_format
+from mmhssl.apis import fetch_checkpoint, get_model_info, list_models, weights_format
+from mmhssl.apis.official import convert_checkpoint_format
 from mmhssl.utils import DownloadError, load_checkpoint_file, save_checkpoint_atomic, sha256_file
 
 
 def download(name: str, dest: str = None, progress: bool = True) -> str:
     """Fetch one model; returns the checkpoint to use (the converted copy for official ones)."""
-    path = fetch_checkpoint(name, cache_dir=dest, progress=progress)
-    print(f'{name}: {path}  sha256={sha256_file(path)}')
     entry = get_model_info(name)
-    if entry.weights_format == 'mmhssl':
+    path = fetch_checkpoint(entry, cache_dir=dest, progress=progress)
+    print(f'{name}: {path}  sha256={sha256_file(path)}')
+    fmt = weights_format(entry)
+    if fmt == 'mmhssl':
         return path
     stem, ext = osp.splitext(path)
     converted = f'{stem}_mmhssl{ext or ".pth"}'
-    checkpoint = convert_checkpoint_format(load_checkpoint_file(path), entry.weights_format)
-    save_checkpoint_atomic(checkpoint, converted)
-    print(f'{name}: converted from the {entry.weights_format} format to {converted}')
+    save_checkpoint_atomic(convert_checkpoint_format(load_checkpoint_file(path), fmt), converted)
+    print(f'{name}: converted from the {fmt} format to {converted}')
     return converted
 
 

@@ -12,6 +12,8 @@ from .export import to_target, write_slim_checkpoint
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
 OFFICIAL_PARTS = ('teacher', 'student')
+#: Checkpoint layouts a model-zoo entry may declare as its ``Weights Format``.
+CHECKPOINT_FORMATS = ('mmhssl', 'official')
 
 
 def _is_state_dict(obj) -> bool:
@@ -149,3 +151,26 @@ def import_official(src: str, out: str, part: Optional[str] = None, target: str 
                 converted_from='official timm-style release', unmapped=list(report['unmapped']))
     path, digest = write_slim_checkpoint(converted, out, meta)
     return path, digest, report
+
+
+def convert_checkpoint_format(checkpoint: dict, checkpoint_format: str) -> dict:
+    """Bring a loaded checkpoint into mmhssl's key layout.
+
+    Args:
+        checkpoint (dict): As loaded by :func:`~mmhssl.utils.load_checkpoint_file`.
+        checkpoint_format (str): ``'mmhssl'`` (returned as is) or ``'official'`` (converted by
+            :func:`convert_official`).
+
+    Returns:
+        dict: The checkpoint in mmhssl's layout; an official one becomes
+        ``{'state_dict': {'backbone.*': ...}, 'meta': ...}`` (the base model only: the teacher
+        when the file has both).
+    """
+    if checkpoint_format not in CHECKPOINT_FORMATS:
+        raise ValueError(f'checkpoint_format must be one of {CHECKPOINT_FORMATS}, got '
+                         f'{checkpoint_format!r}.')
+    if checkpoint_format == 'mmhssl':
+        return checkpoint
+    state, report = convert_official(checkpoint)
+    return dict(state_dict=OrderedDict(('backbone.' + k, v) for k, v in state.items()),
+                meta=dict(converted_from='official', source=report['source']))

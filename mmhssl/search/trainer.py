@@ -1,16 +1,15 @@
 """The short joint training and label-free scoring behind ``tools/search_aux_head.py``."""
 import copy
-import logging
 import time
 from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.dataset import default_collate
-from mmengine.logging import MMLogger
 from mmengine.runner import set_random_seed
 from mmpretrain.registry import DATASETS, MODELS
 from tqdm import tqdm
 
+from ..models.utils import init_weights_quietly
 from .candidates import neck_snippet, resolve_candidate
 from .discrepancy import discrepancy_measures
 
@@ -37,13 +36,7 @@ def build_search_model(cfg, candidates: Dict[str, dict], momentum: float = 0.99,
                               head=head, loss=loss, candidates=candidates,
                               aux_input=model_cfg.get('aux_input'), base_momentum=momentum,
                               data_preprocessor=copy.deepcopy(model_cfg.get('data_preprocessor'))))
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # one INFO line per parameter otherwise
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    init_weights_quietly(model)
     return model
 
 

@@ -16,6 +16,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
@@ -32,6 +33,10 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """Raised when a downloaded or cached file does not have the expected sha256."""
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+    """Raised when a checkpoint is neither cached nor downloadable."""
 
 
 class _Interrupted(Exception):
@@ -225,3 +230,64 @@ def download_file(url: str,
                                     'file on the server may be damaged.') from None
         os.replace(part, dst)
         return dst
+
+
+def cached_file(path: str,
+                url: Optional[str] = None,
+                sha256: Optional[str] = None,
+                offline: Optional[bool] = None,
+                progress: bool = True,
+                what: Optional[str] = None,
+                note: str = '') -> str:
+    """``path`` once verified: the cached file, else downloaded from ``url`` when allowed.
+
+    A cached file is verified every time; a damaged one is downloaded again (or reported, when
+    offline or without ``url``). A cached file without an expected ``sha256`` is used, with a
+    warning.
+    Every failure says which file to place where.
+
+    Args:
+        path (str): Where the file is cached.
+        url (str, optional): Where to download it from. Defaults to None (nowhere).
+        sha256 (str, optional): Expected hex digest (or its first 8+ digits). Defaults to None.
+        offline (bool, optional): Never use the network. Defaults to ``MMHSSL_OFFLINE``.
+        progress (bool): Show a download progress bar. Defaults to True.
+        what (str, optional): What the file is, for messages. Defaults to ``url`` or ``path``.
+        note (str): Why there is no ``url``, for the message when the file is missing.
+
+    Raises:
+        CheckpointNotFoundError: Not cached and not downloadable (no ``url``, or offline).
+        DownloadError: The download failed. ChecksumError: The file is damaged.
+    """
+    offline = offline_mode() if offline is None else offline
+    what = what or url or path
+    if osp.isfile(path):
+        if not sha256:
+            warnings.warn(f'{path}: no sha256 is recorded for {what}; the file is used unverified.')
+            return path
+        try:
+            verify_sha256(path, sha256)
+            return path
+        except ChecksumError as e:
+            if offline or not url:
+                raise ChecksumError(f'The cached checkpoint of {what} is damaged: {e} Replace '
+                                    f'it with the file from {url or "its source"}.') from None
+            warnings.warn(f'The cached checkpoint of {what} is damaged ({e}); downloading it '
+                          'again.')
+            os.remove(path)
+    if not url:
+        raise CheckpointNotFoundError(f'{what} has no downloadable checkpoint: {note} To use '
+                                      'your own weights, pass pretrained=PATH, or place them at '
+                                      f'{path}.')
+    source = f'{url} (sha256 {sha256})' if sha256 else url
+    if offline:
+        raise CheckpointNotFoundError(f'{what}: {path} is not cached and downloads are disabled '
+                                      f'({OFFLINE_ENV}=1). Download {source} and place it at '
+                                      f'{path}.')
+    try:
+        return download_file(url, path, sha256=sha256, progress=progress)
+    except ChecksumError:
+        raise
+    except DownloadError as e:
+        raise DownloadError(f'{e} To use {what} without downloading, get {source} elsewhere and '
+                            f'place it at {path}.') from None

@@ -1,16 +1,17 @@
 import os
 import os.path as osp
-import shutil
 
 import pytest
 import torch
+from mmpretrain.apis import ModelHub
 from mmpretrain.registry import MODELS
 
 from conftest import tiny_model_cfg
-from mmhssl.apis import (CheckpointNotFoundError, fetch_checkpoint, get_model, get_model_info,
-                         list_models)
+from mmhssl.apis import (CheckpointNotFoundError, checkpoint_path, fetch_checkpoint, get_model,
+                         get_model_info, list_models)
 from mmhssl.apis.layouts import rename_vit
-from mmhssl.apis.model_zoo import METAFILES_ENV, zoo_root
+from mmhssl.apis.metafiles import zoo_root
+from mmhssl.apis.model_zoo import METAFILES_ENV
 from mmhssl.models import HSSLAlgorithm, MaskedVisionTransformer
 from mmhssl.utils import ChecksumError, DownloadError, save_checkpoint_atomic
 from zoo_server import FileServer, sha256_bytes, tiny_checkpoint, write_metafile
@@ -68,13 +69,16 @@ def _assert_state_equal(module, expected):
         assert torch.equal(got[k], v), k
 
 
-def test_list_models(env):
+def test_list_models(zoo, env):
     assert SHIPPED in list_models()
     assert list_models('ZOO-TEST_*') == ['zoo-test_corrupt', 'zoo-test_official', 'zoo-test_tiny',
                                          'zoo-test_unpublished']
     assert list_models('HSSL-IBOT_vit-base*100e*') == [SHIPPED]
     with pytest.raises(KeyError, match='Did you mean zoo-test_tiny'):
         get_model_info('zoo-test_tin')
+    # Registered with mmpretrain's ModelHub, config paths relative to the metafile.
+    assert ModelHub.get('zoo-test_tiny').config.filename == osp.join(
+        osp.dirname(zoo['metafile']), 'zoo-test_tiny.py')
 
 
 def test_pretrained_download_then_offline(zoo, env):
@@ -117,10 +121,10 @@ def test_same_name_works_after_the_server_stopped(zoo, env, monkeypatch, tmp_pat
     _assert_state_equal(model, zoo['state'])
     # Not cached and the server unreachable: a fast failure naming the file to place.
     monkeypatch.delenv('MMHSSL_OFFLINE')
-    os.remove(get_model_info('zoo-test_short-lived').cache_path())
+    os.remove(checkpoint_path('zoo-test_short-lived'))
     with pytest.raises(DownloadError, match='Could not reach') as e:
         get_model('zoo-test_short-lived', pretrained=True, progress=False)
-    assert 'place it at ' + get_model_info('zoo-test_short-lived').cache_path() in str(e.value)
+    assert 'place it at ' + checkpoint_path('zoo-test_short-lived') in str(e.value)
 
 
 def test_missing_checkpoint_fails_fast_naming_the_file(zoo, env, monkeypatch):
@@ -130,7 +134,7 @@ def test_missing_checkpoint_fails_fast_naming_the_file(zoo, env, monkeypatch):
         get_model('zoo-test_tiny', pretrained=True)
     assert zoo['server'].requests == []
     message = str(e.value)
-    assert osp.join(env, info.filename) in message and info.weights in message
+    assert osp.join(env, osp.basename(info.weights)) in message and info.weights in message
     assert zoo['sha'] in message
 
 
@@ -209,20 +213,24 @@ def test_zoo_scheme_in_init_cfg(zoo, env):
     backbone.init_weights()
     for k, v in zoo['teacher'].items():
         assert torch.equal(backbone.state_dict()[k], v), k
-    assert os.listdir(env) == [get_model_info('zoo-test_tiny').filename]
+    assert os.listdir(env) == [osp.basename(checkpoint_path('zoo-test_tiny'))]
 
 
-def test_zoo_root_of_installed_package_and_checkout(tmp_path):
-    pkg = tmp_path / 'site' / 'mmhssl'
-    (pkg / '.mim').mkdir(parents=True)
-    (pkg / '.mim' / 'model-index.yml').write_text('Import: []\n')
-    assert zoo_root(str(pkg)) == str(pkg / '.mim')
-    shutil.rmtree(pkg / '.mim')
-    (tmp_path / 'site' / 'model-index.yml').write_text('Import: []\n')
-    assert zoo_root(str(pkg)) == str(tmp_path / 'site')
-    os.remove(tmp_path / 'site' / 'model-index.yml')
-    with pytest.raises(FileNotFoundError, match='model-index.yml'):
-        zoo_root(str(pkg))
+def test_packaged_weights_are_verified_in_place(zoo, env, monkeypatch, tmp_path):
+    # Any file shipped with the package serves; fetching only verifies and locates it.
+    shipped = osp.join(zoo_root(), 'model-index.yml')
+    sha = sha256_bytes(open(shipped, 'rb').read())
+    metafile = write_metafile(str(tmp_path), [
+        dict(Name='zoo-test_packaged', Weights='model-index.yml', SHA256=sha),
+        dict(Name='zoo-test_packaged-damaged', Weights='model-index.yml', SHA256=sha[::-1]),
+        dict(Name='zoo-test_packaged-missing', Weights='checkpoints/none.pth', SHA256=sha)])
+    monkeypatch.setenv(METAFILES_ENV, metafile)
+    assert fetch_checkpoint('zoo-test_packaged', offline=True) == shipped
+    assert not osp.exists(env)  # nothing copied into the cache
+    with pytest.raises(ChecksumError, match='model-index.yml has sha256'):
+        fetch_checkpoint('zoo-test_packaged-damaged')
+    with pytest.raises(CheckpointNotFoundError, match='reinstall mmhssl'):
+        fetch_checkpoint('zoo-test_packaged-missing')
 
 
 def test_untrained_model_by_name():

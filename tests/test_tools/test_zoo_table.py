@@ -2,7 +2,7 @@ import os.path as osp
 
 import pytest
 
-from mmhssl.apis.model_zoo import load_zoo, zoo_root
+from mmhssl.apis.metafiles import metafile_entries, zoo_root
 from zoo_table import END, START, main, make_table, render_block, replace_block
 
 
@@ -18,10 +18,10 @@ def test_readme_table_matches_the_metafiles():
 
 
 def test_table_lists_every_model_with_its_published_numbers():
-    models = list(load_zoo(include_extra=False).values())
-    table = make_table(models, zoo_root())
+    models = metafile_entries()
+    table = make_table(models)
     rows = [line for line in table.splitlines() if line.startswith('| [')]
-    assert [r.split('](')[0][3:] for r in rows] == [m.name for m in models]
+    assert [r.split('](')[0][3:] for r in rows] == [m['Name'] for m in models]
     by_name = {r.split('](')[0][3:]: r for r in rows}
     vit_b = 'hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-{}e_in1k'
     # The paper's numbers appear only under their label, never as results of the config.
@@ -30,11 +30,11 @@ def test_table_lists_every_model_with_its_published_numbers():
         assert cell.startswith('-<br>reported by the paper, not measured here: ')
         assert f'Top 1 Accuracy: {top1}' in cell
     for m in models:
-        if not m.results:
-            assert by_name[m.name].split(' | ')[5].split('<br>')[0] == '-'
-    for m in models:
-        assert ('not published' in by_name[m.name]) == (m.weights is None)
-        assert osp.isfile(osp.join(zoo_root(), by_name[m.name].split('](')[1].split(')')[0]))
+        row = by_name[m['Name']]
+        if not m['Results']:
+            assert row.split(' | ')[5].split('<br>')[0] == '-'
+        assert ('not published' in row) == (m.get('Weights') is None)
+        assert osp.isfile(osp.join(zoo_root(), row.split('](')[1].split(')')[0]))
 
 
 def test_update_and_check_rewrite_only_the_block(tmp_path, capsys):

@@ -40,8 +40,9 @@ def test_names_are_unique():
         assert set(m.raw.get('Downstream') or []) <= set(names), m.name
 
 
-def test_every_pretraining_config_has_an_entry():
+def test_every_pretraining_and_benchmark_config_has_an_entry():
     configs = glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True)
+    configs += glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', '*.py'))
     stems = {osp.splitext(osp.basename(c))[0] for c in configs}
     assert stems <= {m.name for m in ENTRIES}, sorted(stems - {m.name for m in ENTRIES})
 

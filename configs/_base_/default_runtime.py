@@ -13,6 +13,14 @@ default_hooks = dict(
     # resume/load_from with a checkpoint of another model is an error, not a warning.
     checkpoint_check=dict(type='CheckpointCheckHook'),
 )
+# The teacher's schedules as DINO and iBOT set them for ViTs: EMA momentum 0.996 -> 1 (cosine over
+# the run), teacher temperature 0.04 -> 0.07 (linear over 50 epochs, then constant; the patch term
+# of iBOT follows the same), prototype layer frozen for the first 3 epochs. The hook also moves the
+# teacher, so every pretraining config has one; recipes with other values replace the list.
+custom_hooks = [
+    dict(type='HSSLScheduleHook', momentum=(0.996, 1.0), teacher_temp=(0.04, 0.07),
+         warmup_epochs=50, freeze_last_layer_epochs=3),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -9,9 +9,4 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-train_dataloader = dict(batch_size=32)
 optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
-custom_hooks = [
-    dict(type='HSSLScheduleHook', momentum=(0.996, 1.0), teacher_temp=(0.04, 0.07),
-         warmup_epochs=50, freeze_last_layer_epochs=3),
-]

@@ -8,10 +8,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-train_dataloader = dict(batch_size=32)
 # bf16 autocast: fp16 DINO/iBOT runs are known to hit non-finite losses.
 optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
-custom_hooks = [
-    dict(type='HSSLScheduleHook', momentum=(0.996, 1.0), teacher_temp=(0.04, 0.07),
-         teacher_patch_temp=(0.04, 0.07), warmup_epochs=50, freeze_last_layer_epochs=3),
-]

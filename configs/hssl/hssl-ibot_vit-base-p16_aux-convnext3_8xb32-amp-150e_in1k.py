@@ -1,16 +1,11 @@
 # HSSL-iBOT ViT-B/16 for 150 epochs, the longer of the two schedules the HSSL authors released;
-# otherwise the 100-epoch recipe (10 warm-up epochs, cosine lr and weight decay over all epochs).
-_base_ = ['./hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k.py']
-
-max_epochs = 150
-warmup_epochs = 10
-
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-9, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=2e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingWeightDecay', eta_min=0.4, T_max=max_epochs, by_epoch=True, begin=0,
-         end=max_epochs, convert_to_iter_based=True),
+# otherwise the 100-epoch recipe.
+_base_ = [
+    '../_base_/models/hssl-ibot_vit-base-p16_aux-convnext3.py',
+    '../_base_/datasets/multicrop_masks.py',
+    '../_base_/datasets/imagenet_eval.py',
+    '../_base_/schedules/adamw_coslr_coswd_150e.py',
+    '../_base_/default_runtime.py',
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+
+optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')

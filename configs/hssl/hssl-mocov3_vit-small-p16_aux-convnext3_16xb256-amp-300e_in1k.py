@@ -1,8 +1,7 @@
 # HSSL-MoCo v3 with a ViT-S/16 base (384 wide, 6 heads); otherwise the ViT-B/16 recipe.
-_base_ = ['./hssl-mocov3_vit-base-p16_aux-convnext3_16xb256-amp-300e_in1k.py']
+_base_ = [
+    './hssl-mocov3_vit-base-p16_aux-convnext3_16xb256-amp-300e_in1k.py',
+    '../_base_/models/vit-small-p16.py',
+]
 
-embed_dims = 384
-model = dict(
-    backbone=dict(arch='deit-small'),
-    neck=dict(in_channels=embed_dims),
-    head=dict(in_channels=embed_dims))
+model = {{_base_.vit_small}}

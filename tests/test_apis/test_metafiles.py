@@ -44,8 +44,9 @@ def test_names_are_unique():
         assert set(m.get('Downstream') or []) <= set(names), m['Name']
 
 
-def test_every_pretraining_config_has_an_entry():
+def test_every_pretraining_and_benchmark_config_has_an_entry():
     configs = glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True)
+    configs += glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', '*.py'))
     stems = {osp.splitext(osp.basename(c))[0] for c in configs}
     names = {m['Name'] for m in ENTRIES}
     assert stems <= names, sorted(stems - names)

@@ -75,7 +75,8 @@ def save_mixed_folder(photos_dir: str, root: str) -> dict:
     return dict(good=good, unreadable=['truncated.jpg', 'not_an_image.jpg'], other=['notes.txt'])
 
 
-PRETRAIN_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '*.py')))
+PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'),
+                                  recursive=True))
 
 
 @pytest.fixture(scope='module')

@@ -14,8 +14,9 @@ from mmhssl.utils import load_checkpoint_file
 from model_converters.extract_backbone import main as extract_main  # noqa: E402  (tools/)
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
-DOWNSTREAM_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py'))
-                            + glob.glob(osp.join(ROOT, 'configs', 'hssl', 'benchmarks', '*.py')))
+DOWNSTREAM_CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py'))
+    + glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', '*.py')))
 VIT_B = 'pretrain/hssl_vit-base-p16.pth'
 
 
@@ -111,7 +112,7 @@ def exported_as_documented(hssl_checkpoint, tmp_path, monkeypatch):
                                     'vit-base-p16_8xb128-coslr-100e_in1k.py'])
 def test_mmpretrain_benchmarks_load_the_export_unchanged(config, exported_as_documented):
     from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'hssl', 'benchmarks', config))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', config))
     backbone = cfg.model.backbone
     assert backbone.init_cfg.checkpoint == exported_as_documented  # nothing overridden
     backbone.update(arch=DEMO_ARCH, img_size=DEMO_IMG_SIZE)  # the demo run's ViT

@@ -17,7 +17,7 @@ from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
 pytestmark = pytest.mark.downstream
 
-BENCHMARKS = osp.join(ROOT, 'configs/hssl/benchmarks')
+BENCHMARKS = osp.join(ROOT, 'configs/benchmarks/imagenet')
 CONFIGS = {
     'vit-base-p16_8xb128-linear-coslr-100e_in1k.py': ('base', 'linear'),
     'vit-small-p16_8xb128-linear-coslr-100e_in1k.py': ('deit-small', 'linear'),

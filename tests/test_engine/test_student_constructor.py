@@ -102,8 +102,9 @@ def test_models_without_teacher_are_built_as_by_default():
                                        id(model[1].bias): (1e-3, 0.0)}
 
 
-PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'hssl', '*.py'))
-                          + glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '*', '*.py')))
+PRETRAIN_CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True)
+    + glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'fashion_mnist', '*.py')))
 
 
 @pytest.mark.parametrize('path', PRETRAIN_CONFIGS, ids=osp.basename)

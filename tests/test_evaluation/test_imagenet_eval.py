@@ -20,8 +20,8 @@ import knn as knn_tool  # noqa: E402
 
 CLASSES = ('astronaut', 'chelsea', 'coffee')  # three very different photos, one class each
 NUM = dict(train=6, val=3)
-IMAGENET_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '*.py'))
-                          if p.endswith('_in1k.py'))
+IMAGENET_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'),
+                                               recursive=True) if p.endswith('_in1k.py'))
 
 
 @pytest.fixture(scope='module')

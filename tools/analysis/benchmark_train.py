@@ -9,7 +9,7 @@ step, not assumed. With two configs the ratios (second / first) are printed too.
 Example (HSSL-iBOT vs plain iBOT, ViT-B/16, two 224 crops, bf16)::
 
     python tools/analysis/benchmark_train.py \\
-        configs/hssl/ibot_vit-base-p16_8xb32-amp-100e_in1k.py \\
+        configs/hssl/baselines/ibot_vit-base-p16_8xb32-amp-100e_in1k.py \\
         configs/hssl/hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k.py \\
         --batch-size 128 --device cuda --dtype bf16 --peak-tflops 790 --json bench.json
 """

@@ -52,8 +52,10 @@ TRAINED = [
     'hssl-mocov3_vit-small-p16_aux-convnext3_16xb256-amp-300e_in1k',
     'hssl-mocov3_resnet50_aux-transformer3_8xb512-amp-100e_in1k',
 ]
-ALL_CONFIGS = sorted(osp.splitext(osp.basename(p))[0]
-                     for p in glob.glob(osp.join(CFG_DIR, '*.py')))
+# The HSSL configs and, in baselines/, the plain ones; by name.
+CONFIG_PATHS = {osp.splitext(osp.basename(p))[0]: p
+                for p in glob.glob(osp.join(CFG_DIR, '**', '*.py'), recursive=True)}
+ALL_CONFIGS = sorted(CONFIG_PATHS)
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -67,7 +69,7 @@ def one_thread():
 
 def tiny(name: str) -> Config:
     """The real config with CPU-sized widths, 64/32 px crops, 2 local crops and no AMP."""
-    cfg = Config.fromfile(osp.join(CFG_DIR, name + '.py'))
+    cfg = Config.fromfile(CONFIG_PATHS[name])
     model = cfg.model
     if model.backbone.type == 'ResNet':
         model.backbone.update(base_channels=8, stem_channels=8)  # still 50 layers deep
@@ -172,6 +174,14 @@ def test_every_shipped_hssl_config_is_covered():
     hssl = {n for n in ALL_CONFIGS if n.startswith('hssl-') and n.endswith('_in1k')}
     extra = {'hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-150e_in1k'}  # a longer schedule
     assert hssl - extra <= set(PAIRS), sorted(hssl - extra - set(PAIRS))
+    baselines = {n for n, p in CONFIG_PATHS.items() if osp.basename(osp.dirname(p)) == 'baselines'}
+    assert baselines == set(PAIRS.values())
+
+
+@pytest.mark.parametrize('name', ALL_CONFIGS)
+def test_pretraining_pipeline_skips_unreadable_images(name):
+    # One broken file in a folder of millions must not end a multi-day run.
+    assert pipeline_of(Config.fromfile(CONFIG_PATHS[name]))[0]['type'] == 'SafeLoadImageFromFile'
 
 
 @pytest.mark.parametrize('name', ALL_CONFIGS)

@@ -56,7 +56,7 @@ def test_weights_load_into_the_plain_vision_transformer():
 
 @pytest.mark.parametrize('config', [
     'configs/benchmarks/fashion_mnist/hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
-    'configs/hssl/ibot_vit-small-p16_8xb32-amp-100e_in1k.py',
+    'configs/hssl/baselines/ibot_vit-small-p16_8xb32-amp-100e_in1k.py',
     'configs/hssl/hssl-dino_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k.py',
 ])
 def test_ssl_configs_use_the_reference_initialisation(config):

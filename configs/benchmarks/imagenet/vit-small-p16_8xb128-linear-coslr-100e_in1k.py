@@ -6,7 +6,5 @@ _base_ = ['./vit-base-p16_8xb128-linear-coslr-100e_in1k.py']
 #   (writes pretrain/hssl_vit-small-p16-<sha256[:8]>.pth; pretrain/hssl_vit-small-p16.pth names it)
 checkpoint = 'pretrain/hssl_vit-small-p16.pth'  # the stable name extract_backbone.py writes
 model = dict(
-    backbone=dict(
-        arch='deit-small',
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    backbone=dict(arch='deit-small', init_cfg=dict(checkpoint=checkpoint)),
     head=dict(in_channels=384))

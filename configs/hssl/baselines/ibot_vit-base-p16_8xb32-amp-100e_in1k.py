@@ -1,5 +1,5 @@
 # Plain iBOT baseline: the HSSL-iBOT ViT-B/16 recipe without the auxiliary head (and without its
 # projector branch); the base keeps the plain stochastic-depth rate 0.1.
-_base_ = ['./hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k.py']
+_base_ = ['../hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k.py']
 
 model = dict(neck=None, backbone=dict(drop_path_rate=0.1), head=dict(with_aux=False))

@@ -1,11 +1,12 @@
-from .checkpoint import UntrustedCheckpointError, load_checkpoint_file, save_checkpoint_atomic
+from .checkpoint import (AtomicLocalBackend, UntrustedCheckpointError, load_checkpoint_file,
+                         save_checkpoint_atomic, use_safe_checkpoint_loader)
 from .downstream_registry import register_downstream
 from .download import (ChecksumError, DownloadError, default_cache_dir, download_file,
                        sha256_file)
 from .rng import preserve_rng_state
 
 __all__ = [
-    'ChecksumError', 'DownloadError', 'UntrustedCheckpointError', 'default_cache_dir',
-    'download_file', 'load_checkpoint_file', 'preserve_rng_state', 'register_downstream',
-    'save_checkpoint_atomic', 'sha256_file'
+    'AtomicLocalBackend', 'ChecksumError', 'DownloadError', 'UntrustedCheckpointError',
+    'default_cache_dir', 'download_file', 'load_checkpoint_file', 'preserve_rng_state',
+    'register_downstream', 'save_checkpoint_atomic', 'sha256_file', 'use_safe_checkpoint_loader'
 ]

@@ -1,11 +1,12 @@
 """Heterogeneous Self-Supervised Learning (HSSL) for OpenMMLab.
 
-Importing the package registers every mmhssl class into mmpretrain's registries (and mmdet's/mmseg's
-where installed), installs the safe checkpoint loader and the ``mmhssl://NAME`` model-zoo scheme, so
-configs only need ``custom_imports=dict(imports=['mmhssl'])``.
+Importing the package only registers: every mmhssl class into mmpretrain's registries (and
+mmdet's/mmseg's where installed), the ``'atomic_local'`` file backend and the ``mmhssl://NAME``
+model-zoo checkpoint scheme, so configs only need ``custom_imports=dict(imports=['mmhssl'])``. It
+changes nothing else in mmengine, mmcv, mmdet or mmseg; scripts that resume training checkpoints opt in
+to the safe loader with :func:`mmhssl.utils.use_safe_checkpoint_loader`.
 """
 from .version import __version__
-from .utils import compat  # noqa: F401  (must run before any checkpoint is read)
-from . import apis, datasets, engine, models  # noqa: F401,E402
+from . import apis, datasets, engine, models, utils  # noqa: F401,E402
 
 __all__ = ['__version__']

@@ -16,6 +16,17 @@ init_default_scope('mmpretrain')
 DEMO_CONFIG = osp.join(ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py')
 
 
+@pytest.fixture(autouse=True)
+def mmengine_checkpoint_loaders_after_each_test():
+    """Undo :func:`~mmhssl.utils.use_safe_checkpoint_loader` (which tools call) after each test, so
+    that a test that needs it says so instead of passing thanks to an earlier one."""
+    yield
+    from mmengine.runner.checkpoint import CheckpointLoader, load_from_http, load_from_local
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http,
+                                     force=True)
+
+
 @pytest.fixture(scope='session')
 def photos_dir(tmp_path_factory):
     """The real photos bundled with scikit-image, written once per test session."""

@@ -10,6 +10,9 @@ import mmhssl  # noqa: F401
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+from train import init_cpu_process_group
+
+from mmhssl.utils import use_safe_checkpoint_loader
 
 
 def main(argv=None):
@@ -36,6 +39,8 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if not torch.cuda.is_available() and args.launcher != 'none':
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    use_safe_checkpoint_loader()  # load_from may be a training checkpoint
+    init_cpu_process_group(args.launcher)
     return Runner.from_cfg(cfg).test()
 
 

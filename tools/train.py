@@ -6,10 +6,13 @@ import argparse
 import os
 import os.path as osp
 
-import mmhssl  # noqa: F401  (registers modules, safe checkpoint loading, compat fixes)
+import mmhssl  # noqa: F401  (registers modules)
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from mmhssl.utils import use_safe_checkpoint_loader
 
 
 def parse_args(argv=None):
@@ -66,12 +69,27 @@ def merge_args(cfg: Config, args) -> Config:
     return cfg
 
 
+def init_cpu_process_group(launcher: str) -> None:
+    """Join the torchrun process group with gloo when there is no GPU.
+
+    mmengine 0.10.7 pins a CUDA device when it sets up a ``pytorch`` launcher's process group, which
+    fails without CUDA; the runner leaves an existing process group as it is.
+
+    Args:
+        launcher (str): The ``--launcher`` choice.
+    """
+    if launcher == 'pytorch' and not torch.cuda.is_available() and not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg = merge_args(cfg, args)
+    use_safe_checkpoint_loader()  # resume and load_from read training checkpoints
+    init_cpu_process_group(args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner

@@ -6,7 +6,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # Each checkpoint is written under a temporary name and renamed: a crash or a full disk never
+    # leaves a truncated file where a resume would look for one.
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    backend_args=dict(backend='atomic_local')),
+    # The log history as plain arrays, which the safe checkpoint loader accepts on resume.
+    plain_history=dict(type='PlainHistoryHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Random generator states travel with each checkpoint so that a resumed run continues exactly.
     rng_state=dict(type='RNGStateHook'),

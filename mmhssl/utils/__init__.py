@@ -1,11 +1,13 @@
-from .checkpoint import UntrustedCheckpointError, load_checkpoint_file, save_checkpoint_atomic
+from .checkpoint import (AtomicLocalBackend, UntrustedCheckpointError, load_checkpoint_file,
+                         save_checkpoint_atomic, use_safe_checkpoint_loader)
 from .downstream_registry import register_downstream
 from .download import (CheckpointNotFoundError, ChecksumError, DownloadError, cached_file,
                        default_cache_dir, download_file, sha256_file)
 from .rng import preserve_rng_state
 
 __all__ = [
-    'CheckpointNotFoundError', 'ChecksumError', 'DownloadError', 'UntrustedCheckpointError',
-    'cached_file', 'default_cache_dir', 'download_file', 'load_checkpoint_file',
-    'preserve_rng_state', 'register_downstream', 'save_checkpoint_atomic', 'sha256_file'
+    'AtomicLocalBackend', 'CheckpointNotFoundError', 'ChecksumError', 'DownloadError',
+    'UntrustedCheckpointError', 'cached_file', 'default_cache_dir', 'download_file',
+    'load_checkpoint_file', 'preserve_rng_state', 'register_downstream', 'save_checkpoint_atomic',
+    'sha256_file', 'use_safe_checkpoint_loader'
 ]

@@ -5,14 +5,19 @@ Checkpoints are pickles, and unpickling can run arbitrary code. Everything mmhss
 the types that mmengine writes into training checkpoints (its log history buffers and the numpy types
 inside them). A file that needs anything else is refused unless the user opts in for trusted files with
 ``MMHSSL_TRUST_CHECKPOINTS=1`` (or ``trusted=True``).
+
+Importing mmhssl changes nothing in mmengine: tools that let mmengine's runner read training
+checkpoints (resume, ``load_from``) opt in with :func:`use_safe_checkpoint_loader`, and configs select
+the ``'atomic_local'`` file backend (:class:`AtomicLocalBackend`) for writing them.
 """
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 
 TRUST_ENV = 'MMHSSL_TRUST_CHECKPOINTS'
 
@@ -116,22 +121,18 @@ def _restore_history(checkpoint: Any) -> Any:
     return checkpoint
 
 
-def save_checkpoint_atomic(obj: Any, filename: str) -> None:
-    """Save ``obj`` with :func:`torch.save` so that ``filename`` is either the old or the new file.
+def _write_atomic(filename: str, write: Callable[[Any], None]) -> None:
+    """Call ``write(file)`` on a temporary file next to ``filename``, then rename it over ``filename``.
 
-    The data is written to a temporary file in the same directory, flushed to disk, then renamed over
-    the target, so a crash or a full disk never leaves a half-written checkpoint under that name.
-
-    Args:
-        obj (Any): The object to save.
-        filename (str): Destination path.
+    The data is flushed to disk before the rename, so a crash or a full disk never leaves a
+    half-written file under that name.
     """
     dirname = osp.dirname(osp.abspath(filename))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=dirname)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=osp.splitext(filename)[1], dir=dirname)
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(_plain_history(obj), f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filename)
@@ -139,3 +140,77 @@ def save_checkpoint_atomic(obj: Any, filename: str) -> None:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_checkpoint_atomic(obj: Any, filename: str) -> None:
+    """Save ``obj`` with :func:`torch.save` so that ``filename`` is either the old or the new file.
+
+    Args:
+        obj (Any): The object to save.
+        filename (str): Destination path.
+    """
+    _write_atomic(filename, lambda f: torch.save(_plain_history(obj), f))
+
+
+@register_backend('atomic_local')
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend, but every write replaces the file atomically.
+
+    mmengine's runner writes checkpoints (and the ``last_checkpoint`` pointer) through the file
+    backend of ``default_hooks.checkpoint.backend_args``; with
+    ``backend_args=dict(backend='atomic_local')`` a crash or a full disk while writing leaves the
+    previous file intact instead of a truncated one that a resume would then fail on.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, 'os.PathLike']) -> None:
+        """Write bytes to ``filepath`` atomically."""
+        _write_atomic(str(filepath), lambda f: f.write(obj))
+
+    def put_text(self, obj: str, filepath: Union[str, 'os.PathLike'],
+                 encoding: str = 'utf-8') -> None:
+        """Write text to ``filepath`` atomically."""
+        self.put(obj.encode(encoding), filepath)
+
+
+# mmengine logs a loader by its name after ``load_from_``: "Loads checkpoint by safe_local backend".
+def load_from_safe_local(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for local paths: :func:`load_checkpoint_file`."""
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+def load_from_safe_http(filename: str, map_location: Any = None, model_dir: Optional[str] = None,
+                        progress: bool = False) -> Any:
+    """mmengine checkpoint loader for ``http(s)://``: download into torch's hub cache (rank 0
+    first, then the others), then :func:`load_checkpoint_file`."""
+    from mmengine.dist import barrier, get_dist_info
+    from .download import download_file
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, osp.basename(filename.split('?')[0]))
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(cached):
+        download_file(filename, cached, progress=progress)
+    if world_size > 1:
+        barrier()
+        if not osp.isfile(cached):  # ranks on other machines than rank 0
+            download_file(filename, cached, progress=False)
+    return load_checkpoint_file(cached, map_location=map_location)
+
+
+def use_safe_checkpoint_loader() -> None:
+    """Make mmengine read local and ``http(s)://`` checkpoints with :func:`load_checkpoint_file`.
+
+    mmengine 0.10.7 reads checkpoints with a plain ``torch.load``, which torch >= 2.6 runs with
+    ``weights_only=True``: it refuses the log history and numpy values of training checkpoints, so
+    resume and ``load_from`` fail. :func:`load_checkpoint_file` accepts exactly those types, and
+    refuses anything else with an :class:`UntrustedCheckpointError` that names the
+    ``MMHSSL_TRUST_CHECKPOINTS`` opt-in.
+
+    Importing mmhssl does not do this; ``tools/train.py`` and ``tools/test.py`` call it before
+    building the runner, and so should any script that resumes or loads training checkpoints through
+    mmengine. It stays in effect for the process. Exported backbones (plain state dicts) load with
+    mmengine's own loader and need no opt-in.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_safe_http,
+                                     force=True)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import ROOT
 from mmhssl.apis.export import export_backbone
-from mmhssl.utils import load_checkpoint_file
+from mmhssl.utils import load_checkpoint_file, use_safe_checkpoint_loader
 
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded, coins_instances
 
@@ -126,6 +126,7 @@ def test_mmseg_target_loads_into_mmseg_vit_with_equal_features(hssl_checkpoint, 
     for key, value in own.items():
         assert torch.equal(value, state[key]), key
 
+    use_safe_checkpoint_loader()  # a training checkpoint, unlike the export
     ours = VisionTransformer(arch=DEMO_ARCH, img_size=DEMO_IMG_SIZE, patch_size=16,
                              out_indices=(1, 3), out_type='featmap', final_norm=True,
                              init_cfg=dict(type='Pretrained', checkpoint=hssl_checkpoint,

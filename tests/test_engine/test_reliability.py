@@ -11,6 +11,7 @@ from mmpretrain.registry import MODELS
 from conftest import demo_cfg, shrink, tiny_model_cfg
 from mmhssl.engine.hooks import HSSLScheduleHook
 from mmhssl.engine.optimizers import NonFiniteStepError
+from mmhssl.utils import use_safe_checkpoint_loader
 
 
 class _PoisonLoss(Hook):
@@ -75,6 +76,7 @@ def test_too_many_nonfinite_steps_stop_the_run(tmp_path, photos_dir):
 
 @pytest.mark.slow
 def test_resume_from_another_architecture_is_refused(tmp_path, photos_dir):
+    use_safe_checkpoint_loader()  # as tools/train.py
     runner = _runner(tmp_path / 'a', photos_dir)
     runner.train()
     good = tmp_path / 'a' / 'epoch_1.pth'

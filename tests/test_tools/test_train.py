@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
 from conftest import DEMO_CONFIG, ROOT, demo_cfg, shrink
-from mmhssl.utils import load_checkpoint_file
+from mmhssl.utils import load_checkpoint_file, use_safe_checkpoint_loader
 
 
 @pytest.mark.slow
@@ -61,6 +61,7 @@ def _run(cfg, hooks=()):
 
 @pytest.mark.slow
 def test_resume_continues_exactly(photos_dir, tmp_path):
+    use_safe_checkpoint_loader()  # as tools/train.py
     common = dict(train_cfg=dict(max_epochs=2), default_hooks=dict(checkpoint=dict(interval=1)),
                   train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
     full = _run(shrink(demo_cfg(tmp_path / 'full', photos_dir, **common)))
@@ -169,6 +170,7 @@ def _window_cfg(work_dir, photos_dir, **kw):
 
 @pytest.mark.slow
 def test_resume_inside_an_accumulation_window_continues_exactly(photos_dir, tmp_path):
+    use_safe_checkpoint_loader()  # as tools/train.py
     full = _run(_window_cfg(tmp_path / 'full', photos_dir))
     assert full.iter == 6
     _run(_window_cfg(tmp_path / 'split', photos_dir), hooks=[_Preempt(1)])
@@ -190,6 +192,7 @@ def test_resume_inside_an_accumulation_window_continues_exactly(photos_dir, tmp_
 def test_load_from_takes_the_weights_but_not_the_run_state(photos_dir, tmp_path):
     """Random streams and an open window's statistics continue on resume only."""
     from mmhssl.engine.hooks import HSSLScheduleHook, RNGStateHook
+    use_safe_checkpoint_loader()  # as tools/train.py
     _run(_window_cfg(tmp_path / 'a', photos_dir), hooks=[_Preempt(1)])
     path = str(tmp_path / 'a' / 'epoch_1.pth')
     saved = load_checkpoint_file(path)['meta']

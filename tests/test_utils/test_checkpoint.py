@@ -2,11 +2,18 @@ import errno
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.fileio import get_file_backend
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader, save_checkpoint
 
-from mmhssl.utils import UntrustedCheckpointError, load_checkpoint_file, save_checkpoint_atomic
+from mmhssl.engine.hooks import PlainHistoryHook
+from mmhssl.utils import (AtomicLocalBackend, UntrustedCheckpointError, load_checkpoint_file,
+                          save_checkpoint_atomic, use_safe_checkpoint_loader)
+
+ATOMIC = dict(backend='atomic_local')
 
 
 class _Payload:
@@ -31,8 +38,13 @@ def test_malicious_pickle_is_refused_everywhere(tmp_path, monkeypatch):
     path, marker = _plant(tmp_path)
     with pytest.raises(UntrustedCheckpointError, match='MMHSSL_TRUST_CHECKPOINTS=1'):
         load_checkpoint_file(str(path))
-    # mmengine's own loading path (resume, load_from, init_cfg=Pretrained) goes through it too.
-    with pytest.raises(UntrustedCheckpointError):
+    # mmengine's own loader (torch's weights_only default) refuses it too...
+    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    # ...and so does mmengine's loading path (resume, load_from, init_cfg=Pretrained) once our
+    # tools have opted in to the safe loader, naming the opt-in for trusted files.
+    use_safe_checkpoint_loader()
+    with pytest.raises(UntrustedCheckpointError, match='MMHSSL_TRUST_CHECKPOINTS=1'):
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     assert not marker.exists()
 
@@ -85,3 +97,83 @@ def test_plain_pickle_of_numpy_history_round_trips(tmp_path):
     assert isinstance(out, HistoryBuffer)
     np.testing.assert_array_equal(out.data[0], buf.data[0])
     assert pickle.dumps(out.data) == pickle.dumps(buf.data)
+
+
+def _training_checkpoint(value: float) -> dict:
+    """What mmengine's runner saves: weights and the message hub's log history buffers."""
+    buf = HistoryBuffer()
+    for v in (1.0, value):
+        buf.update(v)
+    return {'state_dict': {'w': torch.full((3,), value)},
+            'message_hub': {'log_scalars': {'train/loss': buf}, 'runtime_info': {'iter': 2}}}
+
+
+def test_runner_checkpoints_resume_through_the_safe_loader(tmp_path):
+    """PlainHistoryHook + mmengine's save_checkpoint + the opted-in loader, as in a resume."""
+    use_safe_checkpoint_loader()
+    path = str(tmp_path / 'epoch_1.pth')
+    raw = _training_checkpoint(2.0)
+    save_checkpoint(raw, path, backend_args=ATOMIC)
+    with pytest.raises(UntrustedCheckpointError, match='HistoryBuffer'):  # without the hook
+        CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    checkpoint = _training_checkpoint(2.0)
+    PlainHistoryHook().before_save_checkpoint(None, checkpoint)
+    save_checkpoint(checkpoint, path, backend_args=ATOMIC)
+    loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    buf = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buf, HistoryBuffer) and buf.current() == 2.0 and buf.mean() == 1.5
+    assert torch.equal(loaded['state_dict']['w'], torch.full((3,), 2.0))
+
+
+def test_atomic_backend_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypatch):
+    backend = get_file_backend(str(tmp_path), backend_args=ATOMIC)
+    assert isinstance(backend, AtomicLocalBackend)
+    path = str(tmp_path / 'epoch_1.pth')
+    first = _training_checkpoint(1.0)
+    PlainHistoryHook().before_save_checkpoint(None, first)
+    save_checkpoint(first, path, backend_args=ATOMIC)  # mmengine's writer, through the backend
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', full_disk)  # the new bytes were written, not yet on disk
+    with pytest.raises(OSError, match='No space left'):
+        save_checkpoint(_training_checkpoint(5.0), path, backend_args=ATOMIC)
+    with pytest.raises(OSError, match='No space left'):
+        backend.put_text('epoch_2.pth', str(tmp_path / 'last_checkpoint'))
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth']  # no partial or temporary file
+    loaded = load_checkpoint_file(path)
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(3))
+    np.testing.assert_array_equal(loaded['message_hub']['log_scalars']['train/loss'].data[0],
+                                  [1.0, 1.0])
+    backend.put_text('epoch_1.pth', str(tmp_path / 'last_checkpoint'))
+    assert backend.get_text(str(tmp_path / 'last_checkpoint')) == 'epoch_1.pth'
+
+
+def test_default_runtime_writes_atomic_safe_loadable_checkpoints():
+    from mmengine.config import Config
+
+    from conftest import ROOT
+    hooks = Config.fromfile(os.path.join(ROOT, 'configs/_base_/default_runtime.py')).default_hooks
+    assert isinstance(get_file_backend('work_dirs', backend_args=hooks.checkpoint.backend_args),
+                      AtomicLocalBackend)
+    assert any(h.get('type') == 'PlainHistoryHook' for h in hooks.values())
+
+
+def test_http_checkpoints_load_safely_once_opted_in(tmp_path, monkeypatch):
+    from zoo_server import FileServer
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.delenv('MMHSSL_TRUST_CHECKPOINTS', raising=False)
+    evil, marker = _plant(tmp_path)
+    good = tmp_path / 'good.pth'
+    save_checkpoint_atomic(_training_checkpoint(3.0), str(good))
+    use_safe_checkpoint_loader()
+    with FileServer() as server:
+        server.files['evil.pth'] = evil.read_bytes()
+        server.files['good.pth'] = good.read_bytes()
+        with pytest.raises(UntrustedCheckpointError, match='MMHSSL_TRUST_CHECKPOINTS=1'):
+            CheckpointLoader.load_checkpoint(server.url('evil.pth'), map_location='cpu')
+        loaded = CheckpointLoader.load_checkpoint(server.url('good.pth'), map_location='cpu')
+    assert not marker.exists()
+    assert isinstance(loaded['message_hub']['log_scalars']['train/loss'], HistoryBuffer)

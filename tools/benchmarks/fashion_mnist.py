@@ -25,7 +25,7 @@ import os.path as osp
 import statistics
 import time
 
-import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
+import mmhssl  # noqa: F401  (registers modules)
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -35,6 +35,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy,
                                linear_probe, pixel_features, write_json)
+from mmhssl.utils import use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
@@ -284,6 +285,7 @@ def store(args, key: str, result: dict) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    use_safe_checkpoint_loader()  # the runs resume from their last checkpoint
     if args.render_only or args.publish:
         with open(args.out + '.json') as f:
             report = json.load(f)

@@ -13,3 +13,6 @@ model = dict(
         out_type='cls_token',
         final_norm=True,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+# Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     plain_history=dict(type='PlainHistoryHook'))

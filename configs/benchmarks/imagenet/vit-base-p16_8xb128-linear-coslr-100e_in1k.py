@@ -41,5 +41,9 @@ param_scheduler = [dict(type='CosineAnnealingLR', T_max=100, by_epoch=True, begi
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+# Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    backend_args=dict(backend='atomic_local')),
+    plain_history=dict(type='PlainHistoryHook'))
 auto_scale_lr = dict(base_batch_size=1024)

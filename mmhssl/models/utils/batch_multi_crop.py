@@ -86,6 +86,9 @@ class BatchMultiCropPreprocessor(SelfSupDataPreprocessor):
                  mask_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        # From our own arguments: the parent keeps these two in private attributes.
+        self.swap_channels = any(kwargs.get(k) for k in ('to_rgb', 'bgr_to_rgb', 'rgb_to_bgr'))
+        self.normalize = kwargs.get('mean') is not None
         if num_local_crops > 0 and not local_size:
             raise ValueError(f'BatchMultiCropPreprocessor: num_local_crops={num_local_crops} '
                              'needs a local_size.')
@@ -115,14 +118,14 @@ class BatchMultiCropPreprocessor(SelfSupDataPreprocessor):
             except RuntimeError as e:
                 raise ValueError('BatchMultiCropPreprocessor needs images of one size per batch; '
                                  'resize them in the dataset pipeline (e.g. Resize) first.') from e
-        if self._channel_conversion:
+        if self.swap_channels:
             inputs = inputs[:, [2, 1, 0]]
         images = inputs.float()
         views = [self._view(images, self.global_size, self.global_scale, p)
                  for p in self.solarize_probs]
         views += [self._view(images, self.local_size, self.local_scale, 0.)
                   for _ in range(self.num_local_crops)]
-        if self._enable_normalize:
+        if self.normalize:
             views = [(v - self.mean) / self.std for v in views]
         if self.mask_generator is not None:
             for sample in data_samples:

@@ -15,3 +15,7 @@ model = dict(
         norm_cfg=dict(type='SyncBN', requires_grad=True),
         norm_eval=False,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+
+# Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     plain_history=dict(type='PlainHistoryHook'))

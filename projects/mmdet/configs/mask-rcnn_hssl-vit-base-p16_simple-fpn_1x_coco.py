@@ -52,3 +52,7 @@ optim_wrapper = dict(
             '.pos_embed': dict(decay_mult=0.0),
             '.cls_token': dict(decay_mult=0.0)
         }))
+
+# Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     plain_history=dict(type='PlainHistoryHook'))

@@ -44,3 +44,7 @@ optim_wrapper = dict(
             '.cls_token': dict(decay_mult=0.0)
         }))
 # LinearLR warm-up for 1500 iterations, then PolyLR to 160k, from the base config.
+
+# Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     plain_history=dict(type='PlainHistoryHook'))

@@ -1,5 +1,4 @@
 # HSSL-iBOT, the reference recipe: ViT-B/16 base, three 7x7 ConvNeXt blocks as the auxiliary head.
-embed_dims = 768
 num_layers = 12
 aux_depth = 3
 drop_path_rate = 0.1
@@ -22,7 +21,7 @@ model = dict(
         init_mode='trunc_normal'),
     neck=dict(
         type='AuxConvNeXtHead',
-        in_channels=embed_dims,
+        in_channels=768,
         depth=aux_depth,
         kernel_size=7,
         first_shortcut=False,
@@ -30,7 +29,7 @@ model = dict(
         base_depth=num_layers),
     head=dict(
         type='HSSLProjector',
-        in_channels=embed_dims,
+        in_channels=768,
         out_channels=out_channels,
         hidden_channels=2048,
         bottleneck_channels=256,

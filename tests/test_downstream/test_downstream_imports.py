@@ -1,6 +1,6 @@
-"""``mmhssl.downstream`` stays out of ``import mmhssl``; the mmdet / mmseg configs that need it bring
-it in through their ``custom_imports``. Each check runs in a fresh interpreter, where nothing else
-can have imported the package already."""
+"""``mmhssl.downstream`` stays out of ``import mmhssl``; the mmdet / mmseg configs that need it
+bring it in through their ``custom_imports``. Each check runs in a fresh interpreter, where
+nothing else can have imported the package already."""
 import os.path as osp
 import subprocess
 import sys

@@ -1,8 +1,9 @@
 """Label-free search for the auxiliary head that suits a base model best.
 
-Attaches all candidate heads to one base model (each with its own projector and self-distillation
-loop), trains them jointly for a short schedule on the config's training images, then ranks the
-candidates by the base/auxiliary discrepancy on held-out images (largest first).
+Attaches all candidate heads to one base model (each with its own projector and copy of the config's
+loss), trains them jointly with the config's optimizer and its schedule compressed into --iters on
+the config's training images, then ranks the candidates by the base/auxiliary discrepancy on
+held-out images (largest first).
 
 Example::
 
@@ -31,7 +32,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default=None, help='where the JSON and PNG go')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--batch-size', type=int, default=None)
-    parser.add_argument('--lr', type=float, default=None)
+    parser.add_argument('--lr', type=float, default=None,
+                        help="learning rate in place of the config's optimizer's")
     parser.add_argument('--heldout', type=int, default=4, help='images held out for scoring')
     parser.add_argument('--eval-interval', type=int, default=None)
     parser.add_argument('--data-root', default=None, help='override the training image folder')

@@ -1,5 +1,5 @@
 """Label-free measures of the discrepancy between a base model and an auxiliary head."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -53,8 +53,7 @@ def distillation_ce(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
 
 def discrepancy_measures(base_feats: torch.Tensor, aux_feats: torch.Tensor,
                          base_logits: torch.Tensor, aux_teacher_logits: torch.Tensor,
-                         center: torch.Tensor, teacher_temp: float,
-                         student_temp: float = 0.1) -> Dict[str, float]:
+                         loss: torch.nn.Module) -> Dict[str, Optional[float]]:
     """Both discrepancy measures of one base/auxiliary pair on the same images.
 
     Args:
@@ -62,16 +61,19 @@ def discrepancy_measures(base_feats: torch.Tensor, aux_feats: torch.Tensor,
         aux_feats (torch.Tensor): ``(N, C')`` auxiliary image-level features.
         base_logits (torch.Tensor): ``(N, K)`` student base logits.
         aux_teacher_logits (torch.Tensor): ``(N, K)`` teacher auxiliary logits.
-        center, teacher_temp, student_temp: See :func:`distillation_ce`.
+        loss (nn.Module): The objective, whose centre and temperatures (``cls_center``,
+            ``teacher_temp``, ``student_temp`` of DINO's and iBOT's losses) the cross-entropy uses.
 
     Returns:
-        dict: ``ce`` (what the base still has to learn from the auxiliary head) and
-        ``cka_distance`` (``1 - linear CKA``: how differently the two represent the images).
+        dict: ``ce`` (what the base still has to learn from the auxiliary head; None for an
+        objective without a centred softmax, e.g. MoCo v3) and ``cka_distance``
+        (``1 - linear CKA``: how differently the two represent the images).
     """
-    return dict(
-        ce=float(distillation_ce(base_logits, aux_teacher_logits, center, teacher_temp,
-                                 student_temp)),
-        cka_distance=float(1 - linear_cka(base_feats, aux_feats)))
+    ce = None
+    if hasattr(loss, 'cls_center'):
+        ce = float(distillation_ce(base_logits, aux_teacher_logits, loss.cls_center,
+                                   loss.teacher_temp, loss.student_temp))
+    return dict(ce=ce, cka_distance=float(1 - linear_cka(base_feats, aux_feats)))
 
 
 @torch.no_grad()
@@ -95,12 +97,7 @@ def hssl_discrepancy(model: torch.nn.Module, images: torch.Tensor) -> Dict[str, 
     t = model.adapter(model.teacher['backbone'], images)
     aux_t = model.teacher['neck'](t.aux_input)['cls']
     aux_s = model.neck(s.aux_input)['cls']
-    loss = model.loss_module
-    result = dict(ce=None, cka_distance=float(1 - linear_cka(s.cls, aux_t)),
-                  cka_distance_student=float(1 - linear_cka(s.cls, aux_s)))
-    if hasattr(loss, 'cls_center'):
-        result['ce'] = float(distillation_ce(model.head(s.cls),
-                                             model.teacher['head'](aux_t, aux=True),
-                                             loss.cls_center, loss.teacher_temp,
-                                             loss.student_temp))
+    result = discrepancy_measures(s.cls, aux_t, model.head(s.cls),
+                                  model.teacher['head'](aux_t, aux=True), model.loss_module)
+    result['cka_distance_student'] = float(1 - linear_cka(s.cls, aux_s))
     return result

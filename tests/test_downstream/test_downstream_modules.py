@@ -7,8 +7,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.models import VisionTransformer
 from torch import nn
 
-from mmhssl.engine.optimizers import BackboneLayerDecayOptimWrapperConstructor
-from mmhssl.models.necks import SimpleFeaturePyramid
+from mmhssl.downstream import BackboneLayerDecayOptimWrapperConstructor, SimpleFeaturePyramid
 
 pytestmark = pytest.mark.downstream
 

@@ -3,7 +3,6 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from ...utils.checkpoint import _plain_history
-from ...utils.downstream_registry import register_downstream
 
 
 @HOOKS.register_module()
@@ -21,5 +20,3 @@ class PlainHistoryHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.update(_plain_history(checkpoint))
 
-
-register_downstream(PlainHistoryHook, 'HOOKS')  # for the mmdet / mmseg configs of projects/

@@ -17,12 +17,13 @@ from ..utils.views import count_global_views, group_by_size
 class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
     """A shared base model with K candidate auxiliary heads, each with its own projector.
 
-    Each candidate ``k`` runs its own DINO-style self-distillation loop: the student auxiliary
-    CLS output and the student base CLS output (through projector ``k``) both learn from the
-    teacher auxiliary CLS output of candidate ``k`` (other views), with the centre of its own loss
-    module. The base thus learns from every candidate; each loss is divided by K so the base's
-    total signal does not grow with the number of candidates. The teacher is an EMA of the base and
-    of every head and projector.
+    Each candidate ``k`` runs its own loop of the searched method's objective (``loss``: DINO, iBOT
+    without its masked-patch term, MoCo v3, ...): the student auxiliary output and the student base
+    output (through projector ``k``) both learn from the teacher auxiliary output of candidate
+    ``k`` (other views), with the state (e.g. the centre) of its own loss module. The base thus
+    learns from every candidate; each loss is divided by K so the base's total signal does not
+    grow with the number of candidates. The teacher is an EMA of the base and of every head and
+    projector.
 
     A candidate that cannot attach to the base (its config fails to build, its input geometry or
     width does not match, or a dry run on a ``probe_size`` image fails) is left out and its reason
@@ -32,7 +33,9 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
         backbone (dict): Base model (any base :class:`~mmhssl.models.BaseAdapter` supports).
         head (dict): Projector template, e.g. :class:`~mmhssl.models.HSSLProjector`; its
             ``in_channels`` and ``aux_in_channels`` are set per candidate.
-        loss (dict): Per-candidate objective, e.g. :class:`~mmhssl.models.DINOLoss`.
+        loss (dict): Per-candidate objective, e.g. :class:`~mmhssl.models.DINOLoss` or
+            :class:`~mmhssl.models.MoCoV3Loss`; views are encoded one by one when it asks for it
+            (``separate_views``).
         candidates (dict): Display name -> auxiliary head (``neck``) config; ``in_channels``,
             ``base_depth`` and, for transformer heads, ``grid_size``/``num_heads`` default to the
             base's.
@@ -114,13 +117,16 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
         return [(n, f'c{i}') for i, n in enumerate(self.names)]
 
     def _features(self, backbone: nn.Module, views: List[torch.Tensor]):
-        """Base features per group of same-size views (one forward per size)."""
+        """Base features per group of same-size views (one forward per size, or per view when the
+        objective wants batch statistics of single views)."""
+        separate = getattr(next(iter(self.losses.values())), 'separate_views', False)
         return [(len(g), self.adapter(backbone, torch.cat([views[i] for i in g])))
-                for g in group_by_size(views)]
+                for g in group_by_size(views, separate)]
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
-        """Per-candidate losses ``loss_<key>_base`` and ``loss_<key>_aux`` (summing to the total).
+        """Per-candidate losses ``loss_<key>_<term>_<branch>`` (e.g. ``loss_c0_cls_base``,
+        ``loss_c0_nce_aux``), summing to the total.
 
         Args:
             inputs (list[Tensor]): Views, global (same size) first. Masks, if the pipeline makes
@@ -135,21 +141,22 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
                              'MultiCropWithMasks or MultiView transform).')
         n_global = count_global_views(inputs)
         with torch.no_grad():
-            (_, t_feats), = self._features(self.teacher['backbone'], list(inputs[:n_global]))
+            t_groups = self._features(self.teacher['backbone'], list(inputs[:n_global]))
         s_groups = self._features(self.backbone, list(inputs))
         losses, scale = {}, 1.0 / len(self.names)
         for _, key in self.keys():
+            t_neck, t_head = self.teacher['necks'][key], self.teacher['heads'][key]
             with torch.no_grad():
-                t = self.teacher['heads'][key](
-                    self.teacher['necks'][key](t_feats.aux_input)['cls'], aux=True)
+                t = [v for n, f in t_groups
+                     for v in t_head(t_neck(f.aux_input)['cls'], aux=True).chunk(n)]
             proj, neck = self.heads[key], self.necks[key]
             base, aux = [], []
             for n, f in s_groups:
-                base += list(proj(f.cls).chunk(n))
-                aux += list(proj(neck(f.aux_input)['cls'], aux=True).chunk(n))
-            out = self.losses[key](dict(base=base, aux=aux), list(t.chunk(n_global)))
-            for branch, value in out.items():
-                losses[f'{branch.replace("loss_cls", f"loss_{key}")}'] = value * scale
+                base += list(proj(f.cls, student=True).chunk(n))
+                aux += list(proj(neck(f.aux_input)['cls'], aux=True, student=True).chunk(n))
+            out = self.losses[key](dict(base=base, aux=aux), t)
+            for term, value in out.items():
+                losses[f'loss_{key}_{term[len("loss_"):]}'] = value * scale
         return losses
 
     @torch.no_grad()
@@ -160,19 +167,18 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
             images (torch.Tensor): Normalised images ``(N, 3, H, W)``.
 
         Returns:
-            dict: Per display name: ``base_feats`` (student), ``aux_feats`` (teacher),
-            ``base_logits`` (student), ``aux_teacher_logits``, ``center``, ``teacher_temp``,
-            ``student_temp``.
+            dict: Per display name, the arguments of
+            :func:`~mmhssl.search.discrepancy_measures`: ``base_feats`` (student),
+            ``aux_feats`` (teacher), ``base_logits`` (student), ``aux_teacher_logits`` and the
+            candidate's ``loss`` module.
         """
         s = self.adapter(self.backbone, images)
         t = self.adapter(self.teacher['backbone'], images)
         result = {}
         for name, key in self.keys():
             aux = self.teacher['necks'][key](t.aux_input)['cls']
-            loss = self.losses[key]
             result[name] = dict(
                 base_feats=s.cls, aux_feats=aux, base_logits=self.heads[key](s.cls),
                 aux_teacher_logits=self.teacher['heads'][key](aux, aux=True),
-                center=loss.cls_center, teacher_temp=loss.teacher_temp,
-                student_temp=loss.student_temp)
+                loss=self.losses[key])
         return result

@@ -6,7 +6,7 @@
 #   python tools/model_converters/extract_backbone.py CKPT pretrain/hssl_r50.pth --arch resnet
 #   (writes pretrain/hssl_r50-<sha256[:8]>.pth; pretrain/hssl_r50.pth names it)
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmhssl'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmhssl', 'mmhssl.downstream'], allow_failed_imports=False)
 
 checkpoint = 'pretrain/hssl_r50.pth'  # the stable name extract_backbone.py writes
 model = dict(

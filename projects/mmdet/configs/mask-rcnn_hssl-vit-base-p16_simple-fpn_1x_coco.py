@@ -6,7 +6,8 @@
 # The backbone is mmpretrain's VisionTransformer (mmdet has no ViT of its own); every pretrained
 # parameter is used, the final norm on the output map. Attention is global in every block.
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmpretrain.models', 'mmhssl'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmpretrain.models', 'mmhssl', 'mmhssl.downstream'],
+                      allow_failed_imports=False)
 
 checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the stable name extract_backbone.py writes
 embed_dims = 768

@@ -7,7 +7,8 @@
 # its attention differently), so the default 'mmpretrain' export loads with prefix='backbone.' and
 # every parameter is used: blocks 4, 6, 8 and 12 feed the neck, the final norm the last of them.
 _base_ = ['mmseg::vit/vit_vit-b16_mln_upernet_8xb2-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmpretrain.models', 'mmhssl'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmpretrain.models', 'mmhssl', 'mmhssl.downstream'],
+                      allow_failed_imports=False)
 
 checkpoint = 'pretrain/hssl_vit-base-p16.pth'  # the stable name extract_backbone.py writes
 crop_size = (512, 512)

@@ -6,7 +6,7 @@ from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructo
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from ...utils.downstream_registry import register_downstream
+from .registry import register_downstream
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

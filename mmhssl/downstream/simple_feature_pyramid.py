@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ...utils.downstream_registry import register_downstream
+from .registry import register_downstream
 
 
 @MODELS.register_module()

@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 import sys
 
@@ -8,12 +7,14 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, ROOT)
 
-import mmhssl  # noqa: E402,F401
 from mmengine.registry import init_default_scope  # noqa: E402
+
+import mmhssl  # noqa: E402,F401
 
 init_default_scope('mmpretrain')
 
-DEMO_CONFIG = osp.join(ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py')
+DEMO_CONFIG = osp.join(
+    ROOT, 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py')
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +24,8 @@ def mmengine_checkpoint_loaders_after_each_test():
     yield
     from mmengine.runner.checkpoint import CheckpointLoader, load_from_http, load_from_local
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http,
-                                     force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
 
 
 @pytest.fixture(scope='session')
@@ -36,21 +37,41 @@ def photos_dir(tmp_path_factory):
     return out
 
 
-def tiny_model_cfg(aux: bool = True, out_channels: int = 64, embed_dims: int = 32,
-                   num_layers: int = 2, img_size: int = 32, patch_size: int = 8) -> dict:
+def tiny_model_cfg(aux: bool = True,
+                   out_channels: int = 64,
+                   embed_dims: int = 32,
+                   num_layers: int = 2,
+                   img_size: int = 32,
+                   patch_size: int = 8) -> dict:
     """A very small HSSL-iBOT model config for unit tests."""
     cfg = dict(
         type='HSSLAlgorithm',
-        backbone=dict(type='MaskedVisionTransformer',
-                      arch=dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=2,
-                                feedforward_channels=embed_dims * 2),
-                      img_size=img_size, patch_size=patch_size, drop_path_rate=0.0),
-        head=dict(type='HSSLProjector', in_channels=embed_dims, out_channels=out_channels,
-                  hidden_channels=48, bottleneck_channels=16, with_aux=aux),
+        backbone=dict(
+            type='MaskedVisionTransformer',
+            arch=dict(
+                embed_dims=embed_dims,
+                num_layers=num_layers,
+                num_heads=2,
+                feedforward_channels=embed_dims * 2),
+            img_size=img_size,
+            patch_size=patch_size,
+            drop_path_rate=0.0),
+        head=dict(
+            type='HSSLProjector',
+            in_channels=embed_dims,
+            out_channels=out_channels,
+            hidden_channels=48,
+            bottleneck_channels=16,
+            with_aux=aux),
         loss=dict(type='IBOTLoss', out_channels=out_channels))
     if aux:
-        cfg['neck'] = dict(type='AuxConvNeXtHead', in_channels=embed_dims, depth=2, kernel_size=3,
-                           drop_path_rate=0.0, base_depth=num_layers)
+        cfg['neck'] = dict(
+            type='AuxConvNeXtHead',
+            in_channels=embed_dims,
+            depth=2,
+            kernel_size=3,
+            drop_path_rate=0.0,
+            base_depth=num_layers)
     return cfg
 
 
@@ -69,6 +90,7 @@ def demo_cfg(work_dir, photos, **overrides):
 
 def shrink(cfg, global_size: int = 64, local_size: int = 32, drop_path: bool = True):
     """Make the demo config cheaper for tests: smaller crops, same structure and real photos."""
+
     def walk(node):
         if isinstance(node, dict):
             if node.get('type') == 'RandomResizedCrop':
@@ -78,6 +100,7 @@ def shrink(cfg, global_size: int = 64, local_size: int = 32, drop_path: bool = T
         elif isinstance(node, (list, tuple)):
             for v in node:
                 walk(v)
+
     walk(cfg.train_dataloader.dataset)
     cfg.model.backbone.img_size = global_size
     if not drop_path:
@@ -90,6 +113,7 @@ def mmlogger_warnings_while(run):
     """``run()``'s result and the WARNING messages of a fresh current MMLogger meanwhile."""
     import logging
     import uuid
+
     from mmengine.logging import MMLogger
     logger = MMLogger.get_instance(f'warnings-{uuid.uuid4().hex}')
     records = []

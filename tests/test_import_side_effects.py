@@ -61,7 +61,10 @@ print(json.dumps(dict(changed=changed, loader=[before[1], after[1]],
 
 def test_import_registers_and_patches_nothing():
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run([sys.executable, '-c', PROBE], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, '-c', PROBE],
+                         env=env,
+                         capture_output=True,
+                         text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])

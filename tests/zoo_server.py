@@ -19,10 +19,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import yaml
+from conftest import tiny_model_cfg
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-from conftest import tiny_model_cfg
 from mmhssl.utils import save_checkpoint_atomic
 
 
@@ -135,8 +135,11 @@ def tiny_checkpoint(path: str) -> Tuple[bytes, dict]:
 
 def write_config(path: str) -> str:
     """A config file for the tiny HSSL model."""
-    Config(dict(default_scope='mmpretrain', custom_imports=dict(imports=['mmhssl']),
-                model=tiny_model_cfg())).dump(path)
+    Config(
+        dict(
+            default_scope='mmpretrain',
+            custom_imports=dict(imports=['mmhssl']),
+            model=tiny_model_cfg())).dump(path)
     return path
 
 
@@ -145,14 +148,22 @@ def write_metafile(folder: str, entries: List[dict]) -> str:
     models = []
     for entry in entries:
         write_config(osp.join(folder, f'{entry["Name"]}.py'))
-        model = dict(Name=entry['Name'],
-                     Metadata={'Epochs': 1, 'Batch Size': 2, 'Training Data': 'test photos',
-                               'Architecture': ['ViT (32 wide)', 'ConvNeXt auxiliary head']},
-                     Results=None, Config=f'{entry["Name"]}.py', **{'In Collection': 'ZooTest'})
+        model = dict(
+            Name=entry['Name'],
+            Metadata={
+                'Epochs': 1,
+                'Batch Size': 2,
+                'Training Data': 'test photos',
+                'Architecture': ['ViT (32 wide)', 'ConvNeXt auxiliary head']
+            },
+            Results=None,
+            Config=f'{entry["Name"]}.py',
+            **{'In Collection': 'ZooTest'})
         model.update({k: v for k, v in entry.items() if k != 'Name'})
         models.append(model)
-    data = dict(Collections=[dict(Name='ZooTest', Paper=dict(Title='Test', URL='https://x.org'))],
-                Models=models)
+    data = dict(
+        Collections=[dict(Name='ZooTest', Paper=dict(Title='Test', URL='https://x.org'))],
+        Models=models)
     path = osp.join(folder, 'metafile.yml')
     with open(path, 'w') as f:
         yaml.safe_dump(data, f, sort_keys=False)

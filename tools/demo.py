@@ -28,10 +28,11 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmhssl  # noqa: F401  (registers the modules)
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+
+import mmhssl  # noqa: F401  (registers the modules)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
@@ -102,11 +103,14 @@ class PhotoTiles(torch.utils.data.Dataset):
             for top, left, th, tw, is_memory in tile_grid(*img.shape[:2], grid):
                 if is_memory != (split == 'memory'):
                     continue
-                tile = mmcv.imresize(img[top:top + th, left:left + tw], (size, size),
-                                     interpolation='bicubic', backend='pillow')
-                self.items.append(dict(
-                    inputs=torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1))),
-                    data_samples=DataSample().set_gt_label(label)))
+                tile = mmcv.imresize(
+                    img[top:top + th, left:left + tw], (size, size),
+                    interpolation='bicubic',
+                    backend='pillow')
+                self.items.append(
+                    dict(
+                        inputs=torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1))),
+                        data_samples=DataSample().set_gt_label(label)))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -125,8 +129,8 @@ def photo_knn(backbone: torch.nn.Module, preprocessor: torch.nn.Module, memory: 
     from mmhssl.evaluation import extract_features, knn_accuracy
     train = extract_features(backbone, memory, preprocessor, feature='cls', batch_size=64)
     test = extract_features(backbone, queries, preprocessor, feature='cls', batch_size=64)
-    result = knn_accuracy(*train, *test, num_classes=len(memory.classes), k=KNN_K,
-                          temperature=KNN_TEMPERATURE)
+    result = knn_accuracy(
+        *train, *test, num_classes=len(memory.classes), k=KNN_K, temperature=KNN_TEMPERATURE)
     result['chance'] = 100.0 / len(memory.classes)
     return result
 
@@ -149,10 +153,13 @@ def patch_pca(backbone: torch.nn.Module, preprocessor: torch.nn.Module, paths: S
         list[tuple]: ``(photo RGB uint8 (size, size, 3), components (h, w, 3) in [0, 1])``.
     """
     import mmcv
-    imgs = [mmcv.imresize(mmcv.imread(p, 'color'), (size, size), interpolation='bicubic',
-                          backend='pillow') for p in paths]
-    batch = torch.stack([torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1)))
-                         for i in imgs])
+    imgs = [
+        mmcv.imresize(
+            mmcv.imread(p, 'color'), (size, size), interpolation='bicubic', backend='pillow')
+        for p in paths
+    ]
+    batch = torch.stack(
+        [torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1))) for i in imgs])
     inputs = preprocessor(dict(inputs=batch, data_samples=None), False)['inputs']
     captured = []
     handle = backbone.layers[-1].register_forward_hook(lambda m, i, o: captured.append(o))
@@ -208,13 +215,16 @@ def plot_summary(path: str, losses: Sequence[dict], before: dict, after: dict,
     ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[0, len(pca):])
     values = [before['top1'], after['top1']]
-    bars = ax.bar(['before training\n(initial weights)', 'after training'], values,
+    bars = ax.bar(['before training\n(initial weights)', 'after training'],
+                  values,
                   color=['#999999', '#1f77b4'])
     ax.bar_label(bars, fmt='%.1f %%')
-    ax.axhline(before['chance'], color='k', ls='--', lw=1,
-               label=f'chance ({before["chance"]:.1f} %)')
-    ax.set(ylim=(0, 100), ylabel='top-1 accuracy (%)',
-           title=f'Teacher kNN: which photo is a crop from? ({after["num_test"]} held-out tiles)')
+    ax.axhline(
+        before['chance'], color='k', ls='--', lw=1, label=f'chance ({before["chance"]:.1f} %)')
+    ax.set(
+        ylim=(0, 100),
+        ylabel='top-1 accuracy (%)',
+        title=f'Teacher kNN: which photo is a crop from? ({after["num_test"]} held-out tiles)')
     ax.legend(fontsize=8)
     for i, ((photo, comps), name) in enumerate(zip(pca, names)):
         for j, (img, title) in enumerate(((photo, name), (comps, f'{name}: patch-feature PCA'))):
@@ -260,6 +270,7 @@ class InitialKNN(Hook):
 
     def before_train(self, runner) -> None:
         from mmpretrain.utils import get_ori_model
+
         from mmhssl.utils.rng import preserve_rng_state
         model = get_ori_model(runner.model)
         # Random states are restored, so training is the same with or without this evaluation.
@@ -276,10 +287,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data', default='data/skimage_photos')
     parser.add_argument('--epochs', type=int, default=None, help='override the number of epochs')
-    parser.add_argument('--smoke', action='store_true',
-                        help='one-minute end-to-end check: 1 epoch, 64/32 px crops, 2 blocks')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--smoke',
+        action='store_true',
+        help='one-minute end-to-end check: 1 epoch, 64/32 px crops, 2 blocks')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f'--epochs must be >= 1, got {args.epochs}.')
@@ -294,6 +311,7 @@ def main(argv=None) -> dict:
     from mmengine.runner import Runner
     from train import merge_args
     from train import parse_args as train_args
+
     from mmhssl.evaluation import load_backbone
 
     photos = write_photos(args.data)
@@ -332,15 +350,25 @@ def main(argv=None) -> dict:
     pca = patch_pca(teacher, preprocessor, [by_name[n] for n in names], 2 * size)
     losses = read_losses(args.work_dir)
     temps = {r.get('teacher_temp') for r in losses}
-    figure = plot_summary(osp.join(args.work_dir, 'summary.png'), losses, before, after, pca, names,
-                          temps.pop() if len(temps) == 1 else None)
+    figure = plot_summary(
+        osp.join(args.work_dir, 'summary.png'), losses, before, after, pca, names,
+        temps.pop() if len(temps) == 1 else None)
 
-    summary = dict(config=CONFIG, epochs=runner.max_epochs, iterations=runner.iter,
-                   train_minutes=train_minutes, total_minutes=(time.time() - start) / 60,
-                   knn_before=before, knn_after=after, photos=len(photos), grid=GRID,
-                   losses_first=losses[0] if losses else None,
-                   losses_last=losses[-1] if losses else None,
-                   figure=figure, checkpoint=ckpt, exported=exported)
+    summary = dict(
+        config=CONFIG,
+        epochs=runner.max_epochs,
+        iterations=runner.iter,
+        train_minutes=train_minutes,
+        total_minutes=(time.time() - start) / 60,
+        knn_before=before,
+        knn_after=after,
+        photos=len(photos),
+        grid=GRID,
+        losses_first=losses[0] if losses else None,
+        losses_last=losses[-1] if losses else None,
+        figure=figure,
+        checkpoint=ckpt,
+        exported=exported)
     with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
 

@@ -4,9 +4,10 @@
 ``python tools/download.py --list [PATTERN]`` lists the model names.
 
 The cache is ``$MMHSSL_HOME/checkpoints`` (``MMHSSL_HOME`` defaults to ``~/.cache/mmhssl``);
-``--dest`` overrides it. An interrupted download resumes when the command is run again; a file whose
-sha256 does not match is deleted. For entries published in the official HSSL format, a converted copy
-``<file>_mmhssl.pth`` is written next to the download, ready for ``load_from`` or ``init_cfg``.
+``--dest`` overrides it. An interrupted download resumes when the command is run again; a file
+whose sha256 does not match is deleted. For entries published in the official HSSL format, a
+converted copy ``<file>_mmhssl.pth`` is written next to the download, ready for ``load_from`` or
+``init_cfg``.
 """
 import argparse
 import os.path as osp
@@ -35,11 +36,18 @@ def download(name: str, dest: str = None, progress: bool = True) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('names', nargs='*', help='model names (see --list)')
-    parser.add_argument('--dest', default=None,
-                        help='cache folder (default: $MMHSSL_HOME/checkpoints, '
-                        '~/.cache/mmhssl/checkpoints)')
-    parser.add_argument('--list', nargs='?', const='*', default=None, metavar='PATTERN',
-                        help='list the model names matching a wildcard pattern and exit')
+    parser.add_argument(
+        '--dest',
+        default=None,
+        help='cache folder (default: $MMHSSL_HOME/checkpoints, '
+        '~/.cache/mmhssl/checkpoints)')
+    parser.add_argument(
+        '--list',
+        nargs='?',
+        const='*',
+        default=None,
+        metavar='PATTERN',
+        help='list the model names matching a wildcard pattern and exit')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     args = parser.parse_args(argv)
     if args.list is not None:

@@ -6,12 +6,12 @@ import argparse
 import os
 import os.path as osp
 
-import mmhssl  # noqa: F401
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 from train import init_cpu_process_group
 
+import mmhssl  # noqa: F401
 from mmhssl.utils import use_safe_checkpoint_loader
 
 
@@ -20,8 +20,11 @@ def main(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save evaluation results')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -35,7 +38,8 @@ def main(argv=None):
                          'tested; evaluate the exported backbone with a downstream config.')
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+        './work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     if not torch.cuda.is_available() and args.launcher != 'none':
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'

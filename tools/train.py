@@ -6,12 +6,12 @@ import argparse
 import os
 import os.path as osp
 
-import mmhssl  # noqa: F401  (registers modules)
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.utils import use_safe_checkpoint_loader
 
 
@@ -19,16 +19,27 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model (mmhssl / mmpretrain).')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or from the latest one in the '
-                        'work dir when no path is given')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in the '
+        'work dir when no path is given')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the lr by the real batch size / auto_scale_lr.base_batch_size')
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the training step (mmengine cfg.compile=True)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs (e.g. model.neck.depth=2)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the real batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the training step (mmengine cfg.compile=True)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs (e.g. model.neck.depth=2)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank (older).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -64,7 +75,9 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         if cfg.get('model_wrapper_cfg') is None:
             cfg.model_wrapper_cfg = dict(
-                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                type='MMDistributedDataParallel',
+                device_ids=None,
+                broadcast_buffers=False,
                 find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
 

@@ -44,18 +44,21 @@ def make_table(models: List[dict]) -> str:
     for m in models:
         results = []
         for r in m.get('Results') or []:
-            results += [f'{r["Dataset"]} {metric}: {value}'
-                        for metric, value in r['Metrics'].items()]
+            results += [
+                f'{r["Dataset"]} {metric}: {value}' for metric, value in r['Metrics'].items()
+            ]
         result_cell = '<br>'.join(results) or '-'
         if results and m.get('Results Note'):
             result_cell += f' {ref(m["Results Note"])}'
         # The paper's numbers are labelled as such, never shown as results of the config.
-        paper = [f'{r["Dataset"]} {metric}: {value}' for r in m.get('Paper Results') or []
-                 for metric, value in r['Metrics'].items()]
+        paper = [
+            f'{r["Dataset"]} {metric}: {value}' for r in m.get('Paper Results') or []
+            for metric, value in r['Metrics'].items()
+        ]
         if paper:
-            result_cell += ('<br>reported by the paper, not measured here: ' + ', '.join(paper)
-                            + (f' {ref(m["Paper Results Note"])}'
-                               if m.get('Paper Results Note') else ''))
+            result_cell += (
+                '<br>reported by the paper, not measured here: ' + ', '.join(paper) +
+                (f' {ref(m["Paper Results Note"])}' if m.get('Paper Results Note') else ''))
         if m.get('Weights'):
             weights = f'[model]({m["Weights"]}) (sha256 `{str(m["SHA256"])[:8]}`)'
         else:
@@ -63,8 +66,10 @@ def make_table(models: List[dict]) -> str:
         if m.get('Weights Note'):
             weights += f' {ref(m["Weights Note"])}'
         config = m['Config']  # relative to the zoo root, where the README is
-        meta = [_cell(m['Metadata'].get(k, '')) for k in ('Architecture', 'Training Data', 'Epochs',
-                                                        'Batch Size')]
+        meta = [
+            _cell(m['Metadata'].get(k, ''))
+            for k in ('Architecture', 'Training Data', 'Epochs', 'Batch Size')
+        ]
         rows.append((f'[{m["Name"]}]({config})', *meta, result_cell, weights))
     lines = ['| ' + ' | '.join(row) + ' |' for row in rows]
     lines += [''] + [f'{i + 1}. {note}' for i, note in enumerate(notes)]
@@ -89,8 +94,9 @@ def replace_block(text: str, block: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--readme', default=None, help='README path (default: README.md of the '
-                        'repository)')
+    parser.add_argument(
+        '--readme', default=None, help='README path (default: README.md of the '
+        'repository)')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--update', action='store_true', help='rewrite the table in the README')
     group.add_argument('--check', action='store_true', help='exit 1 when the README is stale')
@@ -105,8 +111,10 @@ def main(argv=None) -> int:
     new = replace_block(text, block)
     if args.check:
         if new != text:
-            print(f'{readme}: the model-zoo table differs from the metafiles; run '
-                  'python tools/zoo_table.py --update', file=sys.stderr)
+            print(
+                f'{readme}: the model-zoo table differs from the metafiles; run '
+                'python tools/zoo_table.py --update',
+                file=sys.stderr)
             return 1
         return 0
     if new != text:

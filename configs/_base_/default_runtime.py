@@ -35,7 +35,8 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
-log_processor = dict(window_size=10, custom_cfg=[dict(data_src='', method='mean', window_size='global')])
+log_processor = dict(
+    window_size=10, custom_cfg=[dict(data_src='', method='mean', window_size='global')])
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -1,10 +1,11 @@
-# Demo: HSSL-iBOT on the real photos bundled with scikit-image (tools/prepare_demo_data.py writes them
-# to data/skimage_photos), sized to learn within a few minutes on 2 CPU cores. The model is that of
-# the base config (ViT 192 wide, 4 blocks, 2-block ConvNeXt auxiliary head); what changes is how
-# views are made. Each photo is decoded and resized once per pass, and BatchMultiCropPreprocessor
-# cuts the 112 px global views (with block masks) and 48 px local views for the whole batch as
-# tensor operations: per-image PIL crops, jitter and blur cost more than the model at this size and
-# left the base config with too few optimiser steps (about 80) to learn anything.
+# Demo: HSSL-iBOT on the real photos bundled with scikit-image (tools/prepare_demo_data.py writes
+# them to data/skimage_photos), sized to learn within a few minutes on 2 CPU cores. The model is
+# that of the base config (ViT 192 wide, 4 blocks, 2-block ConvNeXt auxiliary head); what changes is
+# how views are made. Each photo is decoded and resized once per pass, and
+# BatchMultiCropPreprocessor cuts the 112 px global views (with block masks) and 48 px local views
+# for the whole batch as tensor operations: per-image PIL crops, jitter and blur cost more than the
+# model at this size and left the base config with too few optimiser steps (about 80) to learn
+# anything.
 _base_ = './hssl-ibot_vit-tiny-p16_aux-convnext2_1xb8-10e_skimage-demo.py'
 
 global_crop_size = 64

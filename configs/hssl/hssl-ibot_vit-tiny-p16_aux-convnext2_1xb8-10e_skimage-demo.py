@@ -1,6 +1,7 @@
-# Demo: HSSL-iBOT on the real photos bundled with scikit-image (tools/prepare_demo_data.py writes them
-# to data/skimage_photos). A small ViT (192 wide, 4 blocks) with a 2-block ConvNeXt auxiliary head,
-# 112 px global crops with block masks plus two 48 px local crops; a few minutes on 2 CPU cores.
+# Demo: HSSL-iBOT on the real photos bundled with scikit-image (tools/prepare_demo_data.py writes
+# them to data/skimage_photos). A small ViT (192 wide, 4 blocks) with a 2-block ConvNeXt auxiliary
+# head, 112 px global crops with block masks plus two 48 px local crops; a few minutes on 2 CPU
+# cores.
 _base_ = [
     '../_base_/models/hssl-ibot_vit-base-p16_aux-convnext3.py',
     '../_base_/datasets/multicrop_masks.py',
@@ -31,9 +32,11 @@ model = dict(
 _color = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomApply',
-         transforms=[dict(type='SafeColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         transforms=[dict(type='SafeColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
+                          hue=0.1)],
          prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
 ]
 train_pipeline = [
     dict(type='SafeLoadImageFromFile'),  # skips (and counts) unreadable images

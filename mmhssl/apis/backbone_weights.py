@@ -37,7 +37,8 @@ def with_prefix(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def backbone_state(checkpoint, part: str = 'teacher',
+def backbone_state(checkpoint,
+                   part: str = 'teacher',
                    own_keys: Optional[Iterable[str]] = None) -> Dict[str, torch.Tensor]:
     """Find the backbone weights in a loaded checkpoint, whatever its layout.
 
@@ -74,7 +75,10 @@ def backbone_state(checkpoint, part: str = 'teacher',
                             f'names; its top-level parts are {parts}.')
 
 
-def load_strictly(module: nn.Module, state: Dict[str, torch.Tensor], source: str, what: str,
+def load_strictly(module: nn.Module,
+                  state: Dict[str, torch.Tensor],
+                  source: str,
+                  what: str,
                   error: Type[Exception] = ValueError) -> None:
     """``module.load_state_dict(state)`` where any missing or unexpected weight is an error.
 

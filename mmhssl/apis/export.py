@@ -27,7 +27,8 @@ TARGETS = {
 }
 
 
-def to_target(state: Dict[str, torch.Tensor], target: str = 'mmpretrain',
+def to_target(state: Dict[str, torch.Tensor],
+              target: str = 'mmpretrain',
               arch: str = 'auto') -> 'OrderedDict[str, torch.Tensor]':
     """Convert mmpretrain-layout backbone weights (no prefix) to a target's key layout.
 
@@ -62,7 +63,9 @@ def to_target(state: Dict[str, torch.Tensor], target: str = 'mmpretrain',
     return OrderedDict((prefix + k, v) for k, v in state.items())
 
 
-def extract_backbone(checkpoint: dict, part: str = 'teacher', target: str = 'mmpretrain',
+def extract_backbone(checkpoint: dict,
+                     part: str = 'teacher',
+                     target: str = 'mmpretrain',
                      arch: str = 'auto') -> 'OrderedDict[str, torch.Tensor]':
     """Select the base model's weights from a training checkpoint.
 
@@ -129,7 +132,9 @@ def _point_stable_name(final: str, stable: str) -> None:
     os.replace(tmp, stable)  # atomic: a reader sees the old or the new file, never a partial one
 
 
-def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str, meta: Dict,
+def write_slim_checkpoint(state: Dict[str, torch.Tensor],
+                          out: str,
+                          meta: Dict,
                           link: bool = True) -> Tuple[str, str]:
     """Write ``{state_dict, meta}`` as ``<out stem>-<sha256[:8]><ext>``, atomically.
 
@@ -164,8 +169,12 @@ def write_slim_checkpoint(state: Dict[str, torch.Tensor], out: str, meta: Dict,
     return final, digest
 
 
-def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mmpretrain',
-                    meta: Optional[Dict] = None, arch: str = 'auto',
+def export_backbone(src: str,
+                    out: str,
+                    part: str = 'teacher',
+                    target: str = 'mmpretrain',
+                    meta: Optional[Dict] = None,
+                    arch: str = 'auto',
                     link: bool = True) -> Tuple[str, str]:
     """Write a slim ``{state_dict, meta}`` checkpoint named ``<out stem>-<sha256[:8]>.pth``, and
     point ``out`` at it (the stable name downstream configs load).
@@ -189,8 +198,10 @@ def export_backbone(src: str, out: str, part: str = 'teacher', target: str = 'mm
     state = to_target(bare, target, arch)
     info = dict(source=osp.basename(src), part=part, target=target)
     if check_arch(bare) == 'vit':
-        info['arch'] = {k: (list(v) if isinstance(v, tuple) else v)
-                        for k, v in vit_arch_info(bare).items()}
+        info['arch'] = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in vit_arch_info(bare).items()
+        }
     info.update(meta or {})
     src_meta = ckpt.get('meta') or {}
     for k in ('epoch', 'iter', 'mmengine_version'):

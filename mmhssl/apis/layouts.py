@@ -20,8 +20,7 @@ VIT_KEYS = (
     ('pre_norm.{p}', 'norm_pre.{p}', 'pre_ln.{p}'),
     ('layers.{i}.ln1.{p}', 'blocks.{i}.norm1.{p}', 'layers.{i}.ln1.{p}'),
     ('layers.{i}.attn.qkv.{p}', 'blocks.{i}.attn.qkv.{p}', 'layers.{i}.attn.attn.in_proj_{p}'),
-    ('layers.{i}.attn.proj.{p}', 'blocks.{i}.attn.proj.{p}',
-     'layers.{i}.attn.attn.out_proj.{p}'),
+    ('layers.{i}.attn.proj.{p}', 'blocks.{i}.attn.proj.{p}', 'layers.{i}.attn.attn.out_proj.{p}'),
     ('layers.{i}.attn.gamma1.weight', 'blocks.{i}.ls1.gamma', None),
     ('layers.{i}.ln2.{p}', 'blocks.{i}.norm2.{p}', 'layers.{i}.ln2.{p}'),
     ('layers.{i}.ffn.layers.0.0.{p}', 'blocks.{i}.mlp.fc1.{p}', 'layers.{i}.ffn.layers.0.0.{p}'),
@@ -31,8 +30,10 @@ VIT_KEYS = (
     ('ln2.{p}', 'fc_norm.{p}', None),
 )
 # Older timm-style releases (BEiT, iBOT with layer scale) name the layer scales gamma_1 / gamma_2.
-TIMM_ALIASES = (('blocks.{i}.gamma_1', 'blocks.{i}.ls1.gamma'),
-                ('blocks.{i}.gamma_2', 'blocks.{i}.ls2.gamma'))
+TIMM_ALIASES = (
+    ('blocks.{i}.gamma_1', 'blocks.{i}.ls1.gamma'),
+    ('blocks.{i}.gamma_2', 'blocks.{i}.ls2.gamma'),
+)
 LAYOUTS = ('mmpretrain', 'timm', 'mmseg')
 
 # Per block, the parameters every supported ViT has (mmpretrain names).
@@ -141,13 +142,15 @@ def check_arch(state: Dict[str, torch.Tensor], arch: str = 'auto') -> str:
     if found == 'vit':
         ids = sorted({int(k.split('.')[1]) for k in state if re.match(r'^layers\.\d+\.', k)})
         for i in range(max(ids) + 1 if ids else 0):
-            missing += [f'layers.{i}.{name}' for name in VIT_BLOCK_REQUIRED
-                        if f'layers.{i}.{name}' not in state]
+            missing += [
+                f'layers.{i}.{name}' for name in VIT_BLOCK_REQUIRED
+                if f'layers.{i}.{name}' not in state
+            ]
         if not ids:
             missing.append('layers.0.*')
     if missing:
-        shown = ', '.join(missing[:12]) + (f' and {len(missing) - 12} more'
-                                           if len(missing) > 12 else '')
+        shown = ', '.join(
+            missing[:12]) + (f' and {len(missing) - 12} more' if len(missing) > 12 else '')
         raise LayoutError(f'The {found} backbone is incomplete: missing {shown}.')
     return found
 
@@ -164,10 +167,20 @@ def vit_arch_info(state: Dict[str, torch.Tensor]) -> dict:
     num_layers = 1 + max(int(k.split('.')[1]) for k in state if k.startswith('layers.'))
     ffn = state['layers.0.ffn.layers.0.0.weight'].shape[0]
     side = int(round((state['pos_embed'].shape[1] - 1)**0.5))
-    names = {(192, 12, 768): 'deit-tiny', (384, 12, 1536): 'deit-small',
-             (768, 12, 3072): 'base', (1024, 24, 4096): 'large', (1280, 32, 5120): 'huge'}
-    return dict(embed_dims=embed_dims, num_layers=num_layers, feedforward_channels=ffn,
-                patch_size=state['patch_embed.projection.weight'].shape[-1], grid=(side, side),
-                layer_scale='layers.0.attn.gamma1.weight' in state,
-                pre_norm='pre_norm.weight' in state, final_norm='ln1.weight' in state,
-                mmpretrain_arch=names.get((embed_dims, num_layers, ffn)))
+    names = {
+        (192, 12, 768): 'deit-tiny',
+        (384, 12, 1536): 'deit-small',
+        (768, 12, 3072): 'base',
+        (1024, 24, 4096): 'large',
+        (1280, 32, 5120): 'huge'
+    }
+    return dict(
+        embed_dims=embed_dims,
+        num_layers=num_layers,
+        feedforward_channels=ffn,
+        patch_size=state['patch_embed.projection.weight'].shape[-1],
+        grid=(side, side),
+        layer_scale='layers.0.attn.gamma1.weight' in state,
+        pre_norm='pre_norm.weight' in state,
+        final_norm='ln1.weight' in state,
+        mmpretrain_arch=names.get((embed_dims, num_layers, ffn)))

@@ -105,8 +105,10 @@ def checkpoint_path(name: Union[str, Model], cache_dir: Optional[str] = None) ->
     return osp.join(resolve_cache_dir(cache_dir), filename)
 
 
-def fetch_checkpoint(name: Union[str, Model], cache_dir: Optional[str] = None,
-                     offline: Optional[bool] = None, progress: bool = True) -> str:
+def fetch_checkpoint(name: Union[str, Model],
+                     cache_dir: Optional[str] = None,
+                     offline: Optional[bool] = None,
+                     progress: bool = True) -> str:
     """Path of the verified checkpoint of a zoo model (see :func:`~mmhssl.utils.cached_file`).
 
     Args:
@@ -117,12 +119,12 @@ def fetch_checkpoint(name: Union[str, Model], cache_dir: Optional[str] = None,
     """
     entry = _entry(name)
     packaged = is_packaged(entry.weights)
-    note = ('its packaged file is missing; reinstall mmhssl from a complete checkout.' if packaged
-            else entry.data.get('Weights Note') or 'No weights are published for it.')
+    note = ('its packaged file is missing; reinstall mmhssl from a complete checkout.'
+            if packaged else entry.data.get('Weights Note') or 'No weights are published for it.')
     sha256 = entry.data.get('SHA256')
-    return cached_file(checkpoint_path(entry, cache_dir), None if packaged else entry.weights,
-                       str(sha256).lower() if sha256 else None, offline, progress, entry.name,
-                       note.strip())
+    return cached_file(
+        checkpoint_path(entry, cache_dir), None if packaged else entry.weights,
+        str(sha256).lower() if sha256 else None, offline, progress, entry.name, note.strip())
 
 
 def load_zoo_checkpoint(name: Union[str, Model], map_location='cpu', **fetch_kwargs) -> dict:
@@ -156,8 +158,8 @@ CheckpointLoader.register_scheme(prefixes=SCHEME, loader=_load_from_zoo, force=T
 
 
 def _checkpoint_for(entry: Model, pretrained: Union[bool, str], cache_dir: Optional[str],
-                    offline: Optional[bool], progress: bool, checkpoint_format: Optional[str]
-                    ) -> dict:
+                    offline: Optional[bool], progress: bool,
+                    checkpoint_format: Optional[str]) -> dict:
     """Load the checkpoint that ``pretrained`` designates, in mmhssl's layout."""
     fmt = 'mmhssl'
     if pretrained is True or pretrained == entry.weights:
@@ -165,8 +167,9 @@ def _checkpoint_for(entry: Model, pretrained: Union[bool, str], cache_dir: Optio
     elif isinstance(pretrained, str) and pretrained.startswith(('http://', 'https://')):
         filename = osp.basename(pretrained.split('?')[0])
         match = _HASH_IN_NAME.search(filename)
-        path = cached_file(osp.join(resolve_cache_dir(cache_dir), filename), pretrained,
-                           match and match.group(1), offline, progress)
+        path = cached_file(
+            osp.join(resolve_cache_dir(cache_dir), filename), pretrained, match and match.group(1),
+            offline, progress)
     elif isinstance(pretrained, str):
         path = osp.expanduser(pretrained)
     else:

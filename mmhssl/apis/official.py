@@ -20,8 +20,8 @@ def _is_state_dict(obj) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
 
 
-def select_official_weights(checkpoint, part: Optional[str] = None
-                            ) -> Tuple[Dict[str, torch.Tensor], str]:
+def select_official_weights(checkpoint,
+                            part: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], str]:
     """Find the ViT weights in a loaded official checkpoint.
 
     Accepted forms: a training checkpoint with ``teacher`` / ``student`` dicts (keys prefixed with
@@ -62,8 +62,10 @@ def select_official_weights(checkpoint, part: Optional[str] = None
                    f'{sorted(checkpoint)[:10]}.')
 
 
-def convert_official(checkpoint, part: Optional[str] = None, img_size: Optional[int] = None
-                     ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict]:
+def convert_official(
+        checkpoint,
+        part: Optional[str] = None,
+        img_size: Optional[int] = None) -> Tuple['OrderedDict[str, torch.Tensor]', Dict]:
     """Convert an official timm-style ViT checkpoint to mmpretrain keys (no prefix).
 
     Args:
@@ -116,15 +118,18 @@ def convert_official(checkpoint, part: Optional[str] = None, img_size: Optional[
         if img_size % info['patch_size']:
             raise ValueError(f'img_size {img_size} is not a multiple of the patch size '
                              f'{info["patch_size"]}.')
-        state['pos_embed'] = resize_pos_embed(state['pos_embed'], info['grid'], new,
-                                              mode='bicubic', num_extra_tokens=1)
+        state['pos_embed'] = resize_pos_embed(
+            state['pos_embed'], info['grid'], new, mode='bicubic', num_extra_tokens=1)
         report['grid'] = (tuple(info['grid']), new)
         info['grid'] = new
     report['arch'] = info
     return state, report
 
 
-def import_official(src: str, out: str, part: Optional[str] = None, target: str = 'mmpretrain',
+def import_official(src: str,
+                    out: str,
+                    part: Optional[str] = None,
+                    target: str = 'mmpretrain',
                     img_size: Optional[int] = None) -> Tuple[str, str, Dict]:
     """Convert an official release file and write a slim checkpoint in ``target``'s layout.
 
@@ -143,12 +148,17 @@ def import_official(src: str, out: str, part: Optional[str] = None, target: str 
         tuple: The written path, its sha256 and the conversion report.
     """
     state, report = convert_official(load_checkpoint_file(src), part=part, img_size=img_size)
-    state = OrderedDict((k, v) for k, v in state.items()
-                        if k not in MaskedVisionTransformer.pretrain_only_keys)
+    state = OrderedDict(
+        (k, v) for k, v in state.items() if k not in MaskedVisionTransformer.pretrain_only_keys)
     converted = to_target(state, target, 'vit')
     arch = {k: (list(v) if isinstance(v, tuple) else v) for k, v in report['arch'].items()}
-    meta = dict(source=osp.basename(src), part=report['source'], target=target, arch=arch,
-                converted_from='official timm-style release', unmapped=list(report['unmapped']))
+    meta = dict(
+        source=osp.basename(src),
+        part=report['source'],
+        target=target,
+        arch=arch,
+        converted_from='official timm-style release',
+        unmapped=list(report['unmapped']))
     path, digest = write_slim_checkpoint(converted, out, meta)
     return path, digest, report
 
@@ -172,5 +182,6 @@ def convert_checkpoint_format(checkpoint: dict, checkpoint_format: str) -> dict:
     if checkpoint_format == 'mmhssl':
         return checkpoint
     state, report = convert_official(checkpoint)
-    return dict(state_dict=OrderedDict(('backbone.' + k, v) for k, v in state.items()),
-                meta=dict(converted_from='official', source=report['source']))
+    return dict(
+        state_dict=OrderedDict(('backbone.' + k, v) for k, v in state.items()),
+        meta=dict(converted_from='official', source=report['source']))

@@ -108,8 +108,8 @@ class LocalFashionMNIST(BaseDataset):
         self.channels = channels
         metainfo = dict(classes=tuple(FASHIONMNIST_CATEGORITES[i] for i in self.class_ids))
         metainfo.update(kwargs.pop('metainfo', None) or {})
-        super().__init__(ann_file='', data_root=data_root, pipeline=pipeline, metainfo=metainfo,
-                         **kwargs)
+        super().__init__(
+            ann_file='', data_root=data_root, pipeline=pipeline, metainfo=metainfo, **kwargs)
 
     @staticmethod
     def _class_ids(classes) -> List[int]:
@@ -167,8 +167,10 @@ class LocalFashionMNIST(BaseDataset):
         data_list.sort(key=lambda d: d['file_index'])
         for d in data_list:
             img = images[d['file_index']]
-            img = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2)) if (
-                self.channels == 3) else img.copy()
+            if self.channels == 3:
+                img = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2))
+            else:
+                img = img.copy()
             d.update(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
         return data_list
 

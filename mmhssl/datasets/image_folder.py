@@ -32,8 +32,11 @@ class UnlabeledImageFolder(BaseDataset):
 
     METAINFO = dict(classes=None)
 
-    def __init__(self, data_root: str, pipeline: Sequence = (),
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS, ignore_other_files: bool = False,
+    def __init__(self,
+                 data_root: str,
+                 pipeline: Sequence = (),
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                 ignore_other_files: bool = False,
                  **kwargs) -> None:
         self.extensions = tuple(e.lower() for e in extensions)
         self.ignore_other_files = ignore_other_files
@@ -62,5 +65,7 @@ class UnlabeledImageFolder(BaseDataset):
                 f'UnlabeledImageFolder: left out {len(others)} file(s) in {root!r} that are not '
                 f'images ({shown}{", ..." if len(others) > 10 else ""}); training uses the '
                 f'{len(images)} image files. Remove them, or set ignore_other_files=True to leave '
-                'them out silently.', logger='current', level=logging.WARNING)
+                'them out silently.',
+                logger='current',
+                level=logging.WARNING)
         return [dict(img_path=p) for p in images]

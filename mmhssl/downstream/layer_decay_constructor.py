@@ -47,8 +47,7 @@ class BackboneLayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperCon
                     'use an mmpretrain backbone (e.g. type="mmpretrain.VisionTransformer") or a '
                     'constructor made for this backbone.')
             get_layer_depth = partial(backbone.get_layer_depth, prefix='backbone.')
-        super().add_params(params, module, prefix=prefix, get_layer_depth=get_layer_depth,
-                           **kwargs)
+        super().add_params(params, module, prefix=prefix, get_layer_depth=get_layer_depth, **kwargs)
 
 
 register_downstream(BackboneLayerDecayOptimWrapperConstructor, 'OPTIM_WRAPPER_CONSTRUCTORS')

@@ -6,7 +6,8 @@ from typing import Sequence
 DOWNSTREAM_SCOPES = ('mmdet', 'mmseg')
 
 
-def register_downstream(module: type, registry: str,
+def register_downstream(module: type,
+                        registry: str,
                         scopes: Sequence[str] = DOWNSTREAM_SCOPES) -> list:
     """Add ``module`` to ``<scope>.registry.<registry>`` for every installed downstream library.
 

@@ -61,8 +61,8 @@ class SimpleFeaturePyramid(BaseModule):
             self.lateral_convs.append(
                 ConvModule(channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None))
             self.output_convs.append(
-                ConvModule(out_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg,
-                           act_cfg=None))
+                ConvModule(
+                    out_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=None))
 
     @staticmethod
     def _resampler(scale: float, channels: int, norm_cfg: dict,
@@ -70,8 +70,7 @@ class SimpleFeaturePyramid(BaseModule):
         if scale == 4.0:
             return nn.Sequential(
                 nn.ConvTranspose2d(channels, channels // 2, 2, stride=2),
-                build_norm_layer(norm_cfg, channels // 2)[1],
-                build_activation_layer(act_cfg),
+                build_norm_layer(norm_cfg, channels // 2)[1], build_activation_layer(act_cfg),
                 nn.ConvTranspose2d(channels // 2, channels // 4, 2, stride=2)), channels // 4
         if scale == 2.0:
             return nn.ConvTranspose2d(channels, channels // 2, 2, stride=2), channels // 2
@@ -81,8 +80,8 @@ class SimpleFeaturePyramid(BaseModule):
             return nn.MaxPool2d(2, stride=2), channels
         raise ValueError(f'scale factor {scale} is not supported; use 4, 2, 1 or 0.5.')
 
-    def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
-                ) -> Tuple[torch.Tensor, ...]:
+    def forward(self, inputs: Union[torch.Tensor,
+                                    Sequence[torch.Tensor]]) -> Tuple[torch.Tensor, ...]:
         """Build the pyramid.
 
         Args:
@@ -96,8 +95,10 @@ class SimpleFeaturePyramid(BaseModule):
         if x.shape[1] != self.in_channels:
             raise ValueError(f'SimpleFeaturePyramid expects {self.in_channels} input channels, '
                              f'got a map of shape {tuple(x.shape)}.')
-        outs = [out_conv(lateral(resample(x))) for resample, lateral, out_conv in zip(
-            self.resample, self.lateral_convs, self.output_convs)]
+        outs = [
+            out_conv(lateral(resample(x))) for resample, lateral, out_conv in zip(
+                self.resample, self.lateral_convs, self.output_convs)
+        ]
         while len(outs) < self.num_outs:
             outs.append(F.max_pool2d(outs[-1], kernel_size=1, stride=2))
         return tuple(outs)

@@ -1,10 +1,10 @@
 """Every non-optimizer schedule of the SSL recipes, computed in one place.
 
 The learning rate and weight decay live in the optimizer's param groups and follow mmengine's
-``param_scheduler`` (so that they are saved and resumed by the runner). Everything else that changes
-over training (teacher momentum, teacher temperatures, the frozen prototype layer) is a pure function of
-the training progress defined here; :class:`~mmhssl.engine.hooks.HSSLScheduleHook` evaluates them
-every iteration, so a resumed run recomputes exactly the same values.
+``param_scheduler`` (so that they are saved and resumed by the runner). Everything else that
+changes over training (teacher momentum, teacher temperatures, the frozen prototype layer) is a pure
+function of the training progress defined here; :class:`~mmhssl.engine.hooks.HSSLScheduleHook`
+evaluates them every iteration, so a resumed run recomputes exactly the same values.
 """
 import math
 

@@ -1,6 +1,5 @@
-from .features import (MissingEntryError, backbone_features, backbone_state_dict,
-                       extract_features, features_from_config, iter_batches, load_backbone,
-                       pixel_features)
+from .features import (MissingEntryError, backbone_features, backbone_state_dict, extract_features,
+                       features_from_config, iter_batches, load_backbone, pixel_features)
 from .knn import knn_accuracy, knn_scores, topk_accuracy
 from .linear_probe import linear_probe, train_linear
 from .report import environment_info, write_json

@@ -47,8 +47,12 @@ def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') ->
     backbone_cfg.pop('init_cfg', None)  # the checkpoint provides all weights
     backbone = MODELS.build(backbone_cfg)
     state = backbone_state_dict(load_checkpoint_file(checkpoint), backbone, part)
-    load_strictly(backbone, state, repr(checkpoint), f"the config's {backbone_cfg.get('type')}",
-                  error=MissingEntryError)
+    load_strictly(
+        backbone,
+        state,
+        repr(checkpoint),
+        f"the config's {backbone_cfg.get('type')}",
+        error=MissingEntryError)
     backbone.eval()  # some backbones' train() does not return the module
     return backbone
 
@@ -58,7 +62,9 @@ def _final_norm(backbone: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def backbone_features(backbone: nn.Module, inputs: torch.Tensor, feature: str = 'cls',
+def backbone_features(backbone: nn.Module,
+                      inputs: torch.Tensor,
+                      feature: str = 'cls',
                       num_blocks: int = 4) -> torch.Tensor:
     """Features of normalised images.
 
@@ -97,8 +103,10 @@ def backbone_features(backbone: nn.Module, inputs: torch.Tensor, feature: str = 
         raise ValueError(f'feature={feature!r} needs a class token; use feature="patch".')
     # Forward hooks on the last blocks give their tokens for any ViT variant's forward().
     captured = []
-    handles = [layer.register_forward_hook(lambda m, i, o: captured.append(o))
-               for layer in list(layers)[-n:]]
+    handles = [
+        layer.register_forward_hook(lambda m, i, o: captured.append(o))
+        for layer in list(layers)[-n:]
+    ]
     try:
         backbone(inputs)
     finally:
@@ -111,9 +119,11 @@ def backbone_features(backbone: nn.Module, inputs: torch.Tensor, feature: str = 
     return torch.cat([t[:, 0] for t in tokens], dim=1)
 
 
-def iter_batches(dataset: Dataset, data_preprocessor: nn.Module, batch_size: int = 128,
-                 num_workers: int = 0, progress: bool = False
-                 ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+def iter_batches(dataset: Dataset,
+                 data_preprocessor: nn.Module,
+                 batch_size: int = 128,
+                 num_workers: int = 0,
+                 progress: bool = False) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """Normalised image batches and their labels, in dataset order.
 
     The loader does not shuffle and uses a private generator, so iterating draws nothing from the
@@ -130,8 +140,13 @@ def iter_batches(dataset: Dataset, data_preprocessor: nn.Module, batch_size: int
     Yields:
         tuple[Tensor, Tensor]: ``(inputs (B, C, H, W), labels (B,))``.
     """
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=default_collate, generator=torch.Generator())
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=default_collate,
+        generator=torch.Generator())
     bar = ProgressBar(len(dataset)) if progress else None
     for data in loader:
         samples = data['data_samples']
@@ -151,9 +166,14 @@ def iter_batches(dataset: Dataset, data_preprocessor: nn.Module, batch_size: int
 
 
 @torch.no_grad()
-def extract_features(backbone: nn.Module, dataset: Dataset, data_preprocessor: nn.Module,
-                     feature: str = 'cls', num_blocks: int = 4, batch_size: int = 128,
-                     num_workers: int = 0, progress: bool = False,
+def extract_features(backbone: nn.Module,
+                     dataset: Dataset,
+                     data_preprocessor: nn.Module,
+                     feature: str = 'cls',
+                     num_blocks: int = 4,
+                     batch_size: int = 128,
+                     num_workers: int = 0,
+                     progress: bool = False,
                      device: Optional[torch.device] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Features of a whole labeled dataset through a frozen backbone.
 
@@ -199,8 +219,12 @@ def pixel_features(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), -1).float()
 
 
-def features_from_config(cfg, checkpoint: str, part: str = 'teacher', feature: str = 'cls',
-                         num_blocks: int = 4, device: Optional[str] = None,
+def features_from_config(cfg,
+                         checkpoint: str,
+                         part: str = 'teacher',
+                         feature: str = 'cls',
+                         num_blocks: int = 4,
+                         device: Optional[str] = None,
                          progress: bool = False) -> dict:
     """Features of the labeled evaluation splits of a config, through a checkpoint's backbone.
 
@@ -244,8 +268,15 @@ def features_from_config(cfg, checkpoint: str, part: str = 'teacher', feature: s
         dataset = DATASETS.build(copy.deepcopy(loader['dataset']))
         if progress:
             print(f'Extracting {feature} features of the {split} split ({len(dataset)} images)')
-        out[split] = extract_features(backbone, dataset, preprocessor, feature, num_blocks,
-                                      loader.get('batch_size', 128), loader.get('num_workers', 0),
-                                      progress=progress, device=torch.device(device))
+        out[split] = extract_features(
+            backbone,
+            dataset,
+            preprocessor,
+            feature,
+            num_blocks,
+            loader.get('batch_size', 128),
+            loader.get('num_workers', 0),
+            progress=progress,
+            device=torch.device(device))
         out.setdefault('classes', dataset.metainfo.get('classes'))
     return out

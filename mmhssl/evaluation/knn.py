@@ -19,8 +19,12 @@ def _check(train_feats, train_labels, test_feats) -> None:
 
 
 @torch.no_grad()
-def knn_scores(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
-               num_classes: Optional[int] = None, k: int = 20, temperature: float = 0.07,
+def knn_scores(train_feats: torch.Tensor,
+               train_labels: torch.Tensor,
+               test_feats: torch.Tensor,
+               num_classes: Optional[int] = None,
+               k: int = 20,
+               temperature: float = 0.07,
                chunk_size: int = 1024) -> torch.Tensor:
     """Class scores of each test feature from its ``k`` most similar train features.
 
@@ -81,8 +85,12 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor,
     return out
 
 
-def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
-                 test_labels: torch.Tensor, num_classes: Optional[int] = None, k: int = 20,
+def knn_accuracy(train_feats: torch.Tensor,
+                 train_labels: torch.Tensor,
+                 test_feats: torch.Tensor,
+                 test_labels: torch.Tensor,
+                 num_classes: Optional[int] = None,
+                 k: int = 20,
                  temperature: float = 0.07) -> Dict[str, Optional[float]]:
     """Weighted kNN top-1/top-5 accuracy (percent) of ``test_feats`` against a memory bank.
 
@@ -100,6 +108,9 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
     scores = knn_scores(train_feats, train_labels, test_feats, num_classes, k, temperature)
     result = topk_accuracy(scores, test_labels)
-    result.update(k=min(k, len(train_feats)), temperature=temperature,
-                  num_train=len(train_feats), num_test=len(test_feats))
+    result.update(
+        k=min(k, len(train_feats)),
+        temperature=temperature,
+        num_train=len(train_feats),
+        num_test=len(test_feats))
     return result

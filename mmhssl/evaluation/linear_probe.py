@@ -8,9 +8,15 @@ import torch.nn.functional as F
 from .knn import topk_accuracy
 
 
-def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, lr: float,
-                 epochs: int = 50, batch_size: int = 256, weight_decay: float = 0.0,
-                 momentum: float = 0.9, seed: int = 0) -> torch.nn.Linear:
+def train_linear(feats: torch.Tensor,
+                 labels: torch.Tensor,
+                 num_classes: int,
+                 lr: float,
+                 epochs: int = 50,
+                 batch_size: int = 256,
+                 weight_decay: float = 0.0,
+                 momentum: float = 0.9,
+                 seed: int = 0) -> torch.nn.Linear:
     """SGD with momentum and a cosine learning rate on a zero-initialised linear layer.
 
     Zero initialisation and a private generator for the shuffling make the result a function of
@@ -31,12 +37,11 @@ def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, lr
         torch.nn.Linear: The trained classifier.
     """
     # skip_init: nn.Linear's default init would draw from the global generator.
-    head = torch.nn.utils.skip_init(torch.nn.Linear, feats.shape[1], num_classes,
-                                    device=feats.device)
+    head = torch.nn.utils.skip_init(
+        torch.nn.Linear, feats.shape[1], num_classes, device=feats.device)
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
-    optim = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum,
-                            weight_decay=weight_decay)
+    optim = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(feats) / batch_size)
     total, step = epochs * steps_per_epoch, 0
@@ -55,10 +60,16 @@ def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, lr
     return head.eval()
 
 
-def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
-                 test_labels: torch.Tensor, num_classes: Optional[int] = None,
-                 lrs: Sequence[float] = (0.001, 0.01, 0.1, 1.0), epochs: int = 50,
-                 batch_size: int = 256, weight_decay: float = 0.0, val_fraction: float = 0.1,
+def linear_probe(train_feats: torch.Tensor,
+                 train_labels: torch.Tensor,
+                 test_feats: torch.Tensor,
+                 test_labels: torch.Tensor,
+                 num_classes: Optional[int] = None,
+                 lrs: Sequence[float] = (0.001, 0.01, 0.1, 1.0),
+                 epochs: int = 50,
+                 batch_size: int = 256,
+                 weight_decay: float = 0.0,
+                 val_fraction: float = 0.1,
                  seed: int = 0) -> Dict:
     """Linear classification accuracy of frozen features.
 
@@ -101,18 +112,32 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     val_idx, fit_idx = perm[:n_val], perm[n_val:]
     val_top1 = {}
     for lr in lrs:
-        head = train_linear(train_x[fit_idx], train_y[fit_idx], num_classes, lr, epochs,
-                            batch_size, weight_decay, seed=seed)
+        head = train_linear(
+            train_x[fit_idx],
+            train_y[fit_idx],
+            num_classes,
+            lr,
+            epochs,
+            batch_size,
+            weight_decay,
+            seed=seed)
         with torch.no_grad():
             val_top1[lr] = topk_accuracy(head(train_x[val_idx]), train_y[val_idx], (1, ))['top1']
     best = max(lrs, key=lambda lr: (val_top1[lr], -lr))  # ties: the smaller rate
-    head = train_linear(train_x, train_y, num_classes, best, epochs, batch_size, weight_decay,
-                        seed=seed)
+    head = train_linear(
+        train_x, train_y, num_classes, best, epochs, batch_size, weight_decay, seed=seed)
     with torch.no_grad():
         result = topk_accuracy(head(test_x), test_y)
     # A rate at the end of the sweep suggests that a wider sweep would do better.
     at_edge = len(lrs) > 1 and best in (min(lrs), max(lrs))
-    result.update(lr=best, lr_at_sweep_edge=at_edge,
-                  val_top1={str(k): v for k, v in val_top1.items()}, epochs=epochs,
-                  num_train=len(train_x), num_test=len(test_x))
+    result.update(
+        lr=best,
+        lr_at_sweep_edge=at_edge,
+        val_top1={
+            str(k): v
+            for k, v in val_top1.items()
+        },
+        epochs=epochs,
+        num_train=len(train_x),
+        num_test=len(test_x))
     return result

@@ -14,10 +14,14 @@ def environment_info() -> dict:
     from ..version import __version__
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
         f'CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)')
-    return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-                python=platform.python_version(), torch=torch.__version__,
-                mmengine=mmengine.__version__, mmpretrain=mmpretrain.__version__,
-                mmhssl=__version__, device=device)
+    return dict(
+        date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        mmengine=mmengine.__version__,
+        mmpretrain=mmpretrain.__version__,
+        mmhssl=__version__,
+        device=device)
 
 
 def write_json(path: str, obj) -> None:

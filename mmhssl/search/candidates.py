@@ -5,8 +5,11 @@ from typing import Dict, Tuple, Union
 #: Auxiliary heads covering the architecture families of the methods (``neck`` configs without
 #: the base-dependent fields, which :func:`resolve_candidate` fills in).
 CANDIDATES: Dict[str, dict] = {
-    **{f'convnext-d{d}-k{k}': dict(type='AuxConvNeXtHead', depth=d, kernel_size=k)
-       for d in (1, 2, 3) for k in (3, 7)},
+    **{
+        f'convnext-d{d}-k{k}': dict(type='AuxConvNeXtHead', depth=d, kernel_size=k)
+        for d in (1, 2, 3)
+        for k in (3, 7)
+    },
     'transformer-d1': dict(type='AuxTransformerHead', depth=1),
     'transformer-d2': dict(type='AuxTransformerHead', depth=2),
     'mlp-d2': dict(type='AuxMLPHead', depth=2),

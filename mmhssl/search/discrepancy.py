@@ -26,13 +26,15 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError('linear_cka needs at least 2 samples.')
     x = x.double() - x.double().mean(0, keepdim=True)
     y = y.double() - y.double().mean(0, keepdim=True)
-    cross = (y.T @ x).norm() ** 2
+    cross = (y.T @ x).norm()**2
     denom = (x.T @ x).norm() * (y.T @ y).norm()
     return cross / denom.clamp(min=1e-12)
 
 
-def distillation_ce(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                    center: torch.Tensor, teacher_temp: float,
+def distillation_ce(student_logits: torch.Tensor,
+                    teacher_logits: torch.Tensor,
+                    center: torch.Tensor,
+                    teacher_temp: float,
                     student_temp: float = 0.1) -> torch.Tensor:
     """The DINO/iBOT CLS distillation cross-entropy, averaged over samples.
 
@@ -71,8 +73,9 @@ def discrepancy_measures(base_feats: torch.Tensor, aux_feats: torch.Tensor,
     """
     ce = None
     if hasattr(loss, 'cls_center'):
-        ce = float(distillation_ce(base_logits, aux_teacher_logits, loss.cls_center,
-                                   loss.teacher_temp, loss.student_temp))
+        ce = float(
+            distillation_ce(base_logits, aux_teacher_logits, loss.cls_center, loss.teacher_temp,
+                            loss.student_temp))
     return dict(ce=ce, cka_distance=float(1 - linear_cka(base_feats, aux_feats)))
 
 

@@ -18,9 +18,11 @@ from .discrepancy import discrepancy_measures
 #: candidate with the LARGEST held-out distillation cross-entropy ranks first. Objectives without a
 #: centred softmax (MoCo v3) have no such cross-entropy; they rank by 1 - linear CKA instead.
 RULES = {
-    'ce': 'largest held-out ce (teacher-aux -> student-base distillation cross-entropy) first',
-    'cka_distance': 'largest held-out cka_distance (1 - linear CKA of student-base and '
-                    'teacher-aux features) first; the objective has no distillation cross-entropy',
+    'ce':
+    'largest held-out ce (teacher-aux -> student-base distillation cross-entropy) first',
+    'cka_distance':
+    'largest held-out cka_distance (1 - linear CKA of student-base and '
+    'teacher-aux features) first; the objective has no distillation cross-entropy',
 }
 
 #: The search trains where the model is, in full precision: AMP wrappers give way to these.
@@ -36,7 +38,9 @@ def base_dataset(dataset):
     return dataset
 
 
-def build_search_model(cfg, candidates: Dict[str, dict], momentum: float = 0.99,
+def build_search_model(cfg,
+                       candidates: Dict[str, dict],
+                       momentum: float = 0.99,
                        teacher_temp: float = 0.04):
     """A :class:`~mmhssl.models.MultiAuxSearch` from an HSSL config's base, projector and loss.
 
@@ -48,11 +52,16 @@ def build_search_model(cfg, candidates: Dict[str, dict], momentum: float = 0.99,
     head = copy.deepcopy(dict(model_cfg.head))
     head['type'] = head.get('type', 'HSSLProjector')
     head.pop('with_aux', None)
-    model = MODELS.build(dict(type='MultiAuxSearch', backbone=copy.deepcopy(model_cfg.backbone),
-                              head=head, loss=copy.deepcopy(model_cfg.loss),
-                              candidates=candidates, aux_input=model_cfg.get('aux_input'),
-                              base_momentum=momentum,
-                              data_preprocessor=copy.deepcopy(model_cfg.get('data_preprocessor'))))
+    model = MODELS.build(
+        dict(
+            type='MultiAuxSearch',
+            backbone=copy.deepcopy(model_cfg.backbone),
+            head=head,
+            loss=copy.deepcopy(model_cfg.loss),
+            candidates=candidates,
+            aux_input=model_cfg.get('aux_input'),
+            base_momentum=momentum,
+            data_preprocessor=copy.deepcopy(model_cfg.get('data_preprocessor'))))
     for loss in model.losses.values():
         if hasattr(loss, 'teacher_temp'):
             loss.teacher_temp = teacher_temp
@@ -130,13 +139,15 @@ def build_search_optim(cfg, model, iters: int, lr: Optional[float] = None):
         wrapper_cfg['optimizer']['lr'] = lr
     wrapper = build_optim_wrapper(model, wrapper_cfg)
     wrapper.initialize_count_status(model, 0, iters)
-    schedulers = [PARAM_SCHEDULERS.build(s, default_args=dict(optimizer=wrapper))
-                  for s in search_schedule(cfg, iters)]
+    schedulers = [
+        PARAM_SCHEDULERS.build(s, default_args=dict(optimizer=wrapper))
+        for s in search_schedule(cfg, iters)
+    ]
     return wrapper, schedulers
 
 
 def heldout_batch(dataset, indices: Sequence[int], views_per_image: int,
-                   preprocessor) -> torch.Tensor:
+                  preprocessor) -> torch.Tensor:
     """Fixed evaluation images: the global crops of ``views_per_image`` draws of each image."""
     data = [dataset[i] for i in indices for _ in range(views_per_image)]
     inputs = preprocessor(default_collate(data), False)['inputs']
@@ -153,9 +164,15 @@ def evaluate(model, images: torch.Tensor) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
-               batch_size: Optional[int] = None, lr: Optional[float] = None,
-               heldout: int = 4, views_per_image: int = 4, eval_interval: Optional[int] = None,
+def run_search(cfg,
+               candidates: Sequence,
+               iters: int = 50,
+               seed: int = 0,
+               batch_size: Optional[int] = None,
+               lr: Optional[float] = None,
+               heldout: int = 4,
+               views_per_image: int = 4,
+               eval_interval: Optional[int] = None,
                progress: bool = True) -> dict:
     """Train all candidates jointly on ``cfg``'s training images and score them without labels.
 
@@ -215,8 +232,7 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
         losses = model.loss(data['inputs'], data['data_samples'])
         total = sum(losses.values())
         optim_wrapper.update_params(total)
-        if optim_wrapper.should_update() and not getattr(optim_wrapper, 'last_step_skipped',
-                                                         False):
+        if optim_wrapper.should_update() and not getattr(optim_wrapper, 'last_step_skipped', False):
             model.update_teacher()  # after each step taken, as the schedule hook does
         for sched in schedulers:
             sched.step()
@@ -229,21 +245,35 @@ def run_search(cfg, candidates: Sequence, iters: int = 50, seed: int = 0,
     for name, key in model.keys():
         final = history[name][-1]
         results[name] = dict(
-            score=final[score], ce=final['ce'], cka_distance=final['cka_distance'],
+            score=final[score],
+            ce=final['ce'],
+            cka_distance=final['cka_distance'],
             params=sum(p.numel() for p in model.necks[key].parameters()),
-            history=history[name], neck=model.configs[name],
+            history=history[name],
+            neck=model.configs[name],
             snippet=neck_snippet(model.configs[name]))
     ranking = sorted(results, key=lambda k: (-results[k]['score'], k))
-    return dict(ranking=ranking, winner=ranking[0], snippet=results[ranking[0]]['snippet'],
-                rule=RULES[score], candidates=results, skipped=model.skipped,
-                loss=type(next(iter(model.losses.values()))).__name__,
-                optimizer=type(optim_wrapper.optimizer).__name__,
-                schedule=search_schedule(cfg, iters), iters=iters, seed=seed,
-                batch_size=batch_size, lr=lr, heldout_images=len(held),
-                heldout_views=int(images.shape[0]), train_seconds=round(train_s, 1),
-                seconds_per_iter=round(train_s / max(iters, 1), 3),
-                seconds_per_candidate=round(train_s / len(model.names), 1), model=model,
-                optim_wrapper=optim_wrapper)
+    return dict(
+        ranking=ranking,
+        winner=ranking[0],
+        snippet=results[ranking[0]]['snippet'],
+        rule=RULES[score],
+        candidates=results,
+        skipped=model.skipped,
+        loss=type(next(iter(model.losses.values()))).__name__,
+        optimizer=type(optim_wrapper.optimizer).__name__,
+        schedule=search_schedule(cfg, iters),
+        iters=iters,
+        seed=seed,
+        batch_size=batch_size,
+        lr=lr,
+        heldout_images=len(held),
+        heldout_views=int(images.shape[0]),
+        train_seconds=round(train_s, 1),
+        seconds_per_iter=round(train_s / max(iters, 1), 3),
+        seconds_per_candidate=round(train_s / len(model.names), 1),
+        model=model,
+        optim_wrapper=optim_wrapper)
 
 
 def format_table(result: dict) -> str:

@@ -1,14 +1,14 @@
 """Safe checkpoint reading and atomic writing.
 
 Checkpoints are pickles, and unpickling can run arbitrary code. Everything mmhssl loads goes through
-:func:`load_checkpoint_file`, which uses ``torch.load(weights_only=True)`` with an allow-list of exactly
-the types that mmengine writes into training checkpoints (its log history buffers and the numpy types
-inside them). A file that needs anything else is refused unless the user opts in for trusted files with
-``MMHSSL_TRUST_CHECKPOINTS=1`` (or ``trusted=True``).
+:func:`load_checkpoint_file`, which uses ``torch.load(weights_only=True)`` with an allow-list of
+exactly the types that mmengine writes into training checkpoints (its log history buffers and the
+numpy types inside them). A file that needs anything else is refused unless the user opts in for
+trusted files with ``MMHSSL_TRUST_CHECKPOINTS=1`` (or ``trusted=True``).
 
 Importing mmhssl changes nothing in mmengine: tools that let mmengine's runner read training
-checkpoints (resume, ``load_from``) opt in with :func:`use_safe_checkpoint_loader`, and configs select
-the ``'atomic_local'`` file backend (:class:`AtomicLocalBackend`) for writing them.
+checkpoints (resume, ``load_from``) opt in with :func:`use_safe_checkpoint_loader`, and configs
+select the ``'atomic_local'`` file backend (:class:`AtomicLocalBackend`) for writing them.
 """
 import os
 import os.path as osp
@@ -36,7 +36,7 @@ def _allowed_globals() -> list:
 
 
 def trust_all_checkpoints() -> bool:
-    """Whether the user opted in to unpickling arbitrary objects (``MMHSSL_TRUST_CHECKPOINTS=1``)."""
+    """Whether the user opted in to unpickling any object (``MMHSSL_TRUST_CHECKPOINTS=1``)."""
     return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
 
 
@@ -68,20 +68,23 @@ def load_checkpoint_file(filename: str,
         return torch.load(filename, map_location=map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(_allowed_globals()):
-            return _restore_history(torch.load(filename, map_location=map_location,
-                                               weights_only=True))
+            return _restore_history(
+                torch.load(filename, map_location=map_location, weights_only=True))
     except Exception as e:  # torch raises UnpicklingError, or RuntimeError for bad archives
         msg = str(e)
         if 'Weights only load failed' in msg or 'Unsupported global' in msg:
             first = msg.split('\n')
-            detail = next((line for line in first if 'Unsupported global' in line or 'GLOBAL' in line),
-                          first[0])
+            detail = next(
+                (line for line in first if 'Unsupported global' in line or 'GLOBAL' in line),
+                first[0])
             raise UntrustedCheckpointError(
                 f'Refused to load {filename!r}: it contains objects outside the allow-list of '
-                f'checkpoint types ({detail.strip()}). Loading it could execute code from the file. '
-                f'If you trust its source, set {TRUST_ENV}=1 and load it again.') from None
-        raise RuntimeError(f'Could not read checkpoint {filename!r}: the file is truncated or is '
-                           f'not a PyTorch checkpoint ({type(e).__name__}: {msg.splitlines()[0] if msg else ""}).') from e
+                f'checkpoint types ({detail.strip()}). Loading it could execute code from the '
+                f'file. If you trust its source, set {TRUST_ENV}=1 and load it again.') from None
+        raise RuntimeError(
+            f'Could not read checkpoint {filename!r}: the file is truncated or is '
+            f'not a PyTorch checkpoint ({type(e).__name__}: {msg.splitlines()[0] if msg else ""}).'
+        ) from e
 
 
 _HISTORY_TAG = '__history_buffer__'
@@ -101,8 +104,12 @@ def _plain_history(checkpoint: Any) -> Any:
     for key, buf in hub['log_scalars'].items():
         if isinstance(buf, HistoryBuffer):
             log, count = buf.data
-            buf = {_HISTORY_TAG: True, 'log_history': np.asarray(log),
-                   'count_history': np.asarray(count), 'max_length': int(buf.max_length)}
+            buf = {
+                _HISTORY_TAG: True,
+                'log_history': np.asarray(log),
+                'count_history': np.asarray(count),
+                'max_length': int(buf.max_length)
+            }
         scalars[key] = buf
     checkpoint = dict(checkpoint)
     checkpoint['message_hub'] = dict(hub, log_scalars=scalars)
@@ -122,7 +129,7 @@ def _restore_history(checkpoint: Any) -> Any:
 
 
 def _write_atomic(filename: str, write: Callable[[Any], None]) -> None:
-    """Call ``write(file)`` on a temporary file next to ``filename``, then rename it over ``filename``.
+    """Call ``write(file)`` on a temporary file next to ``filename``, then rename it into place.
 
     The data is flushed to disk before the rename, so a crash or a full disk never leaves a
     half-written file under that name.
@@ -166,7 +173,9 @@ class AtomicLocalBackend(LocalBackend):
         """Write bytes to ``filepath`` atomically."""
         _write_atomic(str(filepath), lambda f: f.write(obj))
 
-    def put_text(self, obj: str, filepath: Union[str, 'os.PathLike'],
+    def put_text(self,
+                 obj: str,
+                 filepath: Union[str, 'os.PathLike'],
                  encoding: str = 'utf-8') -> None:
         """Write text to ``filepath`` atomically."""
         self.put(obj.encode(encoding), filepath)
@@ -178,11 +187,14 @@ def load_from_safe_local(filename: str, map_location: Any = None) -> Any:
     return load_checkpoint_file(filename, map_location=map_location)
 
 
-def load_from_safe_http(filename: str, map_location: Any = None, model_dir: Optional[str] = None,
+def load_from_safe_http(filename: str,
+                        map_location: Any = None,
+                        model_dir: Optional[str] = None,
                         progress: bool = False) -> Any:
     """mmengine checkpoint loader for ``http(s)://``: download into torch's hub cache (rank 0
     first, then the others), then :func:`load_checkpoint_file`."""
     from mmengine.dist import barrier, get_dist_info
+
     from .download import download_file
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(filename.split('?')[0]))
@@ -212,5 +224,5 @@ def use_safe_checkpoint_loader() -> None:
     """
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
-    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_safe_http,
-                                     force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=load_from_safe_http, force=True)

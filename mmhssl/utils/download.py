@@ -92,8 +92,8 @@ def _progress_bar(name: str, total: Optional[int], done: int, enabled: bool) -> 
         yield lambda n: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeRemainingColumn, TransferSpeedColumn)
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
     columns = (TextColumn('{task.description}'), BarColumn(), DownloadColumn(),
                TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as bar:
@@ -116,8 +116,8 @@ def _transfer(url: str, part: str, timeout: float, progress: bool) -> int:
     if offset:
         headers['Range'] = f'bytes={offset}-'
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                          timeout=timeout)
+        response = urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:
             # The partial file is not a prefix of the remote one (it is as long or longer).
@@ -140,8 +140,8 @@ def _transfer(url: str, part: str, timeout: float, progress: bool) -> int:
             length = response.headers.get('Content-Length')
             total = int(length) if length is not None else None
         try:
-            with open(part, mode) as f, _progress_bar(osp.basename(url.split('?')[0]), total,
-                                                      offset, progress) as advance:
+            with open(part, mode) as f, _progress_bar(
+                    osp.basename(url.split('?')[0]), total, offset, progress) as advance:
                 while True:
                     chunk = response.read(_CHUNK)
                     if not chunk:

@@ -10,10 +10,10 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmpretrain.models.selfsup import BaseSelfSupervisor
+from zoo_server import write_metafile
 
 from mmhssl.apis import list_models
 from mmhssl.apis.metafiles import metafile_entries, metafile_paths, validate_metafile, zoo_root
-from zoo_server import write_metafile
 
 ROOT = zoo_root()
 METAFILES = metafile_paths(ROOT)
@@ -89,17 +89,26 @@ def test_zoo_root_of_installed_package_and_checkout(tmp_path):
 
 def test_validation_names_every_problem(tmp_path):
     sha = 'ab' * 32
-    path = write_metafile(str(tmp_path), [
-        dict(Name='good', Weights='https://x.org/good.pth', SHA256=sha),
-        dict(Name='no-note'),
-        dict(Name='bad-sha', Weights='https://x.org/b.pth', SHA256='abc',
-             **{'Weights Format': 'timm'}),
-        dict(Name='ftp', Weights='ftp://x.org/f.pth', SHA256=sha),
-        dict(Name='packaged', Weights='checkpoints/not-there.pth', SHA256=sha),
-        dict(Name='stray-sha', SHA256=sha, **{'Weights Note': 'Not trained yet.'}),
-        dict(Name='loose', Config='elsewhere.py', **{'In Collection': 'Other',
-                                                     'Weights Note': 'Not trained yet.'}),
-    ])
+    path = write_metafile(
+        str(tmp_path), [
+            dict(Name='good', Weights='https://x.org/good.pth', SHA256=sha),
+            dict(Name='no-note'),
+            dict(
+                Name='bad-sha',
+                Weights='https://x.org/b.pth',
+                SHA256='abc',
+                **{'Weights Format': 'timm'}),
+            dict(Name='ftp', Weights='ftp://x.org/f.pth', SHA256=sha),
+            dict(Name='packaged', Weights='checkpoints/not-there.pth', SHA256=sha),
+            dict(Name='stray-sha', SHA256=sha, **{'Weights Note': 'Not trained yet.'}),
+            dict(
+                Name='loose',
+                Config='elsewhere.py',
+                **{
+                    'In Collection': 'Other',
+                    'Weights Note': 'Not trained yet.'
+                }),
+        ])
     with open(path) as f:
         data = yaml.safe_load(f)
     loose = data['Models'][-1]
@@ -115,8 +124,10 @@ def test_validation_names_every_problem(tmp_path):
         'ftp': ['neither an http(s) URL nor a packaged file'],
         'packaged': ["packaged Weights 'checkpoints/not-there.pth' do not exist"],
         'stray-sha': ['SHA256 without Weights'],
-        'loose': ["Config 'elsewhere.py' does not exist", "In Collection 'Other'",
-                  "Metadata lacks ['Epochs']", 'no Results'],
+        'loose': [
+            "Config 'elsewhere.py' does not exist", "In Collection 'Other'",
+            "Metadata lacks ['Epochs']", 'no Results'
+        ],
     }
     for name, fragments in expected.items():
         found = [p for p in problems if p.startswith(f'metafile.yml model {name}: ')]

@@ -3,10 +3,11 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import tiny_model_cfg
 from mmpretrain.apis import ModelHub
 from mmpretrain.registry import MODELS
+from zoo_server import FileServer, sha256_bytes, tiny_checkpoint, write_metafile
 
-from conftest import tiny_model_cfg
 from mmhssl.apis import (CheckpointNotFoundError, checkpoint_path, fetch_checkpoint, get_model,
                          get_model_info, list_models)
 from mmhssl.apis.layouts import rename_vit
@@ -14,7 +15,6 @@ from mmhssl.apis.metafiles import zoo_root
 from mmhssl.apis.model_zoo import METAFILES_ENV
 from mmhssl.models import HSSLAlgorithm, MaskedVisionTransformer
 from mmhssl.utils import ChecksumError, DownloadError, save_checkpoint_atomic
-from zoo_server import FileServer, sha256_bytes, tiny_checkpoint, write_metafile
 
 SHIPPED = 'hssl-ibot_vit-base-p16_aux-convnext3_8xb32-amp-100e_in1k'
 
@@ -25,12 +25,21 @@ def zoo(tmp_path_factory):
     folder = tmp_path_factory.mktemp('zoo')
     data, state = tiny_checkpoint(str(folder / 'tiny.pth'))
     sha = sha256_bytes(data)
-    teacher = {k[len('teacher.backbone.'):]: v for k, v in state.items()
-               if k.startswith('teacher.backbone.')}
+    teacher = {
+        k[len('teacher.backbone.'):]: v
+        for k, v in state.items() if k.startswith('teacher.backbone.')
+    }
     # The authors' layout: timm-style keys under 'backbone.' in teacher/student dicts.
-    official = {part: {'backbone.' + k: v for k, v in rename_vit(
-        {n: t for n, t in teacher.items() if n != 'mask_token'}, 'mmpretrain', 'timm')[0].items()}
-        for part in ('teacher', 'student')}
+    official = {
+        part: {
+            'backbone.' + k: v
+            for k, v in rename_vit({
+                n: t
+                for n, t in teacher.items() if n != 'mask_token'
+            }, 'mmpretrain', 'timm')[0].items()
+        }
+        for part in ('teacher', 'student')
+    }
     torch.save(official, str(folder / 'official.pth'))
     official_bytes = (folder / 'official.pth').read_bytes()
     server = FileServer().start()
@@ -40,14 +49,20 @@ def zoo(tmp_path_factory):
         'zoo-test_official.pth': official_bytes,
     })
     server.faults['zoo-test_corrupt.pth'] = 'corrupt'
-    metafile = write_metafile(str(folder), [
-        dict(Name='zoo-test_tiny', Weights=server.url(f'zoo-test_tiny_20261128-{sha[:8]}.pth'),
-             SHA256=sha),
-        dict(Name='zoo-test_corrupt', Weights=server.url('zoo-test_corrupt.pth'), SHA256=sha),
-        dict(Name='zoo-test_unpublished', **{'Weights Note': 'Not published; train it.'}),
-        dict(Name='zoo-test_official', Weights=server.url('zoo-test_official.pth'),
-             SHA256=sha256_bytes(official_bytes), **{'Weights Format': 'official'}),
-    ])
+    metafile = write_metafile(
+        str(folder), [
+            dict(
+                Name='zoo-test_tiny',
+                Weights=server.url(f'zoo-test_tiny_20261128-{sha[:8]}.pth'),
+                SHA256=sha),
+            dict(Name='zoo-test_corrupt', Weights=server.url('zoo-test_corrupt.pth'), SHA256=sha),
+            dict(Name='zoo-test_unpublished', **{'Weights Note': 'Not published; train it.'}),
+            dict(
+                Name='zoo-test_official',
+                Weights=server.url('zoo-test_official.pth'),
+                SHA256=sha256_bytes(official_bytes),
+                **{'Weights Format': 'official'}),
+        ])
     yield dict(server=server, metafile=metafile, data=data, state=state, teacher=teacher, sha=sha)
     server.stop()
 
@@ -71,8 +86,9 @@ def _assert_state_equal(module, expected):
 
 def test_list_models(zoo, env):
     assert SHIPPED in list_models()
-    assert list_models('ZOO-TEST_*') == ['zoo-test_corrupt', 'zoo-test_official', 'zoo-test_tiny',
-                                         'zoo-test_unpublished']
+    assert list_models('ZOO-TEST_*') == [
+        'zoo-test_corrupt', 'zoo-test_official', 'zoo-test_tiny', 'zoo-test_unpublished'
+    ]
     assert list_models('HSSL-IBOT_vit-base*100e*') == [SHIPPED]
     with pytest.raises(KeyError, match='Did you mean zoo-test_tiny'):
         get_model_info('zoo-test_tin')
@@ -107,8 +123,13 @@ def test_same_name_works_after_the_server_stopped(zoo, env, monkeypatch, tmp_pat
     folder.mkdir()
     with FileServer() as server:
         server.files['short-lived.pth'] = zoo['data']
-        metafile = write_metafile(str(folder), [dict(
-            Name='zoo-test_short-lived', Weights=server.url('short-lived.pth'), SHA256=zoo['sha'])])
+        metafile = write_metafile(
+            str(folder), [
+                dict(
+                    Name='zoo-test_short-lived',
+                    Weights=server.url('short-lived.pth'),
+                    SHA256=zoo['sha'])
+            ])
         monkeypatch.setenv(METAFILES_ENV, os.pathsep.join([zoo['metafile'], metafile]))
         with pytest.raises(CheckpointNotFoundError):  # nothing cached yet and offline
             fetch_checkpoint('zoo-test_short-lived', offline=True)
@@ -185,14 +206,15 @@ def test_pretrained_path_and_url(zoo, env, tmp_path):
     model = get_model('zoo-test_unpublished', pretrained=str(path))
     _assert_state_equal(model, zoo['state'])
     url = zoo['server'].url(f'zoo-test_tiny_20261128-{zoo["sha"][:8]}.pth')
-    backbone = get_model('zoo-test_unpublished', pretrained=url, backbone_only=True,
-                         progress=False)
+    backbone = get_model('zoo-test_unpublished', pretrained=url, backbone_only=True, progress=False)
     assert torch.equal(backbone.pos_embed, zoo['teacher']['pos_embed'])
     # A URL whose name carries a sha256 prefix is verified.
     zoo['server'].files['bad-0123abcd.pth'] = zoo['data']
     with pytest.raises(ChecksumError):
-        get_model('zoo-test_unpublished', pretrained=zoo['server'].url('bad-0123abcd.pth'),
-                  progress=False)
+        get_model(
+            'zoo-test_unpublished',
+            pretrained=zoo['server'].url('bad-0123abcd.pth'),
+            progress=False)
 
 
 def test_checkpoint_of_another_architecture_is_refused(zoo, env, tmp_path):
@@ -207,8 +229,8 @@ def test_checkpoint_of_another_architecture_is_refused(zoo, env, tmp_path):
 
 def test_zoo_scheme_in_init_cfg(zoo, env):
     cfg = tiny_model_cfg()['backbone']
-    cfg['init_cfg'] = dict(type='Pretrained', checkpoint='mmhssl://zoo-test_tiny',
-                           prefix='teacher.backbone.')
+    cfg['init_cfg'] = dict(
+        type='Pretrained', checkpoint='mmhssl://zoo-test_tiny', prefix='teacher.backbone.')
     backbone = MODELS.build(cfg)
     backbone.init_weights()
     for k, v in zoo['teacher'].items():
@@ -220,10 +242,12 @@ def test_packaged_weights_are_verified_in_place(zoo, env, monkeypatch, tmp_path)
     # Any file shipped with the package serves; fetching only verifies and locates it.
     shipped = osp.join(zoo_root(), 'model-index.yml')
     sha = sha256_bytes(open(shipped, 'rb').read())
-    metafile = write_metafile(str(tmp_path), [
-        dict(Name='zoo-test_packaged', Weights='model-index.yml', SHA256=sha),
-        dict(Name='zoo-test_packaged-damaged', Weights='model-index.yml', SHA256=sha[::-1]),
-        dict(Name='zoo-test_packaged-missing', Weights='checkpoints/none.pth', SHA256=sha)])
+    metafile = write_metafile(
+        str(tmp_path), [
+            dict(Name='zoo-test_packaged', Weights='model-index.yml', SHA256=sha),
+            dict(Name='zoo-test_packaged-damaged', Weights='model-index.yml', SHA256=sha[::-1]),
+            dict(Name='zoo-test_packaged-missing', Weights='checkpoints/none.pth', SHA256=sha)
+        ])
     monkeypatch.setenv(METAFILES_ENV, metafile)
     assert fetch_checkpoint('zoo-test_packaged', offline=True) == shipped
     assert not osp.exists(env)  # nothing copied into the cache

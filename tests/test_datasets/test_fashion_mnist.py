@@ -3,9 +3,9 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from fashion_mnist_utils import fmnist_root
 from mmpretrain.registry import DATASETS
 
-from fashion_mnist_utils import fmnist_root
 from mmhssl.datasets.fashion_mnist import read_idx
 
 
@@ -39,8 +39,13 @@ def test_reads_the_real_splits():
 
 def test_class_subset_is_relabeled_and_deterministic():
     root = fmnist_root()
-    ds = build(data_root=root, split='test', classes=['Bag', 1], num_per_class=30, channels=1,
-               pipeline=[dict(type='PackInputs')])
+    ds = build(
+        data_root=root,
+        split='test',
+        classes=['Bag', 1],
+        num_per_class=30,
+        channels=1,
+        pipeline=[dict(type='PackInputs')])
     assert ds.metainfo['classes'] == ('Bag', 'Trouser')
     labels = ds.get_gt_labels()
     assert len(ds) == 60 and np.bincount(labels).tolist() == [30, 30]
@@ -56,8 +61,8 @@ def test_class_subset_is_relabeled_and_deterministic():
 
 
 def test_missing_files_name_the_debian_package(tmp_path):
-    with pytest.raises(FileNotFoundError,
-                       match='train-images-idx3-ubyte.gz.*dataset-fashion-mnist'):
+    with pytest.raises(
+            FileNotFoundError, match='train-images-idx3-ubyte.gz.*dataset-fashion-mnist'):
         build(data_root=str(tmp_path))
 
 

@@ -1,7 +1,6 @@
 import shutil
 
 import pytest
-
 from conftest import mmlogger_warnings_while
 from mmpretrain.registry import DATASETS
 
@@ -25,12 +24,11 @@ def test_missing_folder_is_an_error(tmp_path):
         DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path / 'nope')))
 
 
-
 def test_non_image_files_are_left_out_and_named_unless_ignored(photos_dir, tmp_path):
     shutil.copy(f'{photos_dir}/coins.png', tmp_path / 'a.png')
     (tmp_path / 'notes.txt').write_text('not an image')
-    ds, warnings = mmlogger_warnings_while(lambda: DATASETS.build(
-        dict(type='UnlabeledImageFolder', data_root=str(tmp_path))))
+    ds, warnings = mmlogger_warnings_while(
+        lambda: DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path))))
     assert [d['img_path'] for d in ds] == [str(tmp_path / 'a.png')]
     assert len(warnings) == 1
     assert 'left out 1 file(s)' in warnings[0] and 'notes.txt' in warnings[0]

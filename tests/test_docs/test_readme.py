@@ -8,11 +8,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import DEMO_CONFIG, ROOT, mmlogger_warnings_while
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
-
-from conftest import DEMO_CONFIG, ROOT, mmlogger_warnings_while
 
 README = osp.join(ROOT, 'README.md')
 
@@ -33,8 +32,10 @@ def code_blocks(section: str, lang: str) -> list:
 
 def own_folder_snippet() -> str:
     """The README's config for pretraining on one's own images."""
-    blocks = [b for b in code_blocks(readme_section('Pretraining'), 'python')
-              if 'UnlabeledImageFolder' in b]
+    blocks = [
+        b for b in code_blocks(readme_section('Pretraining'), 'python')
+        if 'UnlabeledImageFolder' in b
+    ]
     assert len(blocks) == 1, blocks
     return blocks[0]
 
@@ -55,8 +56,14 @@ def save_mixed_folder(photos_dir: str, root: str) -> dict:
     """A user's photo folder: JPEGs of mixed sizes and modes, a truncated JPEG, a text file named
     ``.jpg`` and a note. Returns the names of the good and the bad files."""
     os.makedirs(root, exist_ok=True)
-    sizes = {'astronaut': (333, 250), 'chelsea': (48, 36), 'coffee': None, 'camera': (256, 256),
-             'rocket': (200, 300), 'coins': None}
+    sizes = {
+        'astronaut': (333, 250),
+        'chelsea': (48, 36),
+        'coffee': None,
+        'camera': (256, 256),
+        'rocket': (200, 300),
+        'coins': None
+    }
     good = []
     for name, size in sizes.items():
         img = Image.open(osp.join(photos_dir, f'{name}.png'))
@@ -75,8 +82,8 @@ def save_mixed_folder(photos_dir: str, root: str) -> dict:
     return dict(good=good, unreadable=['truncated.jpg', 'not_an_image.jpg'], other=['notes.txt'])
 
 
-PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'),
-                                  recursive=True))
+PRETRAIN_CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True))
 
 
 @pytest.fixture(scope='module')
@@ -88,8 +95,8 @@ def mixed_folder(photos_dir, tmp_path_factory):
 @pytest.mark.parametrize('base', PRETRAIN_CONFIGS, ids=osp.basename)
 def test_own_folder_snippet_builds_the_training_dataloader(base, mixed_folder, tmp_path):
     folder, files = mixed_folder
-    cfg = Config.fromfile(write_user_config(own_folder_snippet(), base, folder,
-                                            str(tmp_path / 'my_images.py')))
+    cfg = Config.fromfile(
+        write_user_config(own_folder_snippet(), base, folder, str(tmp_path / 'my_images.py')))
     loader_cfg = cfg.train_dataloader
     # The per-sample seeding stays: the sampler and its wrapper are the base config's.
     base_loader = Config.fromfile(base).train_dataloader
@@ -101,6 +108,7 @@ def test_own_folder_snippet_builds_the_training_dataloader(base, mixed_folder, t
     def one_epoch():
         loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
         return loader, list(loader)
+
     (loader, batches), warnings = mmlogger_warnings_while(one_epoch)
     assert len(loader.dataset) == len(files['good']) + len(files['unreadable'])
     used = set()
@@ -128,11 +136,11 @@ def test_own_folder_with_broken_files_trains_and_names_them(photos_dir, tmp_path
     work_dir = str(tmp_path / 'work')
     # Shorter: one pass over the 8 image files, 4 per batch, so 2 iterations. The workers, the
     # wrapper and the sampler are the config's.
-    train_main([DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
-                option.replace('path/to/images', folder),
-                'train_dataloader.dataset.dataset.times=1',
-                'train_dataloader.batch_size=4', 'train_cfg.max_epochs=1',
-                'default_hooks.logger.interval=1'])
+    train_main([
+        DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
+        option.replace('path/to/images', folder), 'train_dataloader.dataset.dataset.times=1',
+        'train_dataloader.batch_size=4', 'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'
+    ])
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     logs = glob.glob(osp.join(work_dir, '*', '*.log'))
     assert len(logs) == 1

@@ -6,7 +6,6 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-
 from conftest import demo_cfg, shrink
 
 DEMO_ARCH = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768)
@@ -72,25 +71,31 @@ def coins_instances(min_area: int = 100):
     return image, masks
 
 
-def assert_backbone_loaded(backbone: torch.nn.Module, exported: str,
+def assert_backbone_loaded(backbone: torch.nn.Module,
+                           exported: str,
                            prefix: str = 'backbone.') -> None:
     """Every backbone parameter comes from the file, and every weight of the file is used.
 
     The position embedding is compared after mmpretrain's resize to the backbone's grid.
     """
     from mmpretrain.models.utils import resize_pos_embed
+
     from mmhssl.utils import load_checkpoint_file
-    ckpt = {k[len(prefix):]: v for k, v in load_checkpoint_file(exported)['state_dict'].items()
-            if k.startswith(prefix)}
+    ckpt = {
+        k[len(prefix):]: v
+        for k, v in load_checkpoint_file(exported)['state_dict'].items() if k.startswith(prefix)
+    }
     own = backbone.state_dict()
-    assert sorted(own) == sorted(ckpt), (sorted(set(own) - set(ckpt)),
-                                         sorted(set(ckpt) - set(own)))
+    assert sorted(own) == sorted(ckpt), (sorted(set(own) - set(ckpt)), sorted(set(ckpt) - set(own)))
     for key, value in own.items():
         expected = ckpt[key]
         if key == 'pos_embed' and expected.shape != value.shape:
             side = int(round((expected.shape[1] - 1)**0.5))
-            expected = resize_pos_embed(expected, (side, side), backbone.patch_embed.init_out_size,
-                                        mode=backbone.interpolate_mode, num_extra_tokens=1)
+            expected = resize_pos_embed(
+                expected, (side, side),
+                backbone.patch_embed.init_out_size,
+                mode=backbone.interpolate_mode,
+                num_extra_tokens=1)
         torch.testing.assert_close(value, expected, rtol=0, atol=0, msg=key)
 
 
@@ -99,18 +104,18 @@ def resnet_backbone(photos_dir, tmp_path_factory):
     """The ResNet-50 teacher of a real one-iteration HSSL-DINO run on the photos, exported by
     extract_backbone.py. The base keeps its full widths (the Mask R-CNN R50 config needs them);
     the auxiliary head and projectors, which never leave the checkpoint, are made small."""
+    from conftest import ROOT
     from mmengine.config import Config
     from mmengine.runner import Runner
     from model_converters.extract_backbone import main as extract_main
-    from conftest import ROOT
     work_dir = tmp_path_factory.mktemp('hssl_r50_run')
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'hssl',
-                                   'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py'))
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'hssl', 'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py'))
     cfg.work_dir = str(work_dir)
     assert cfg.model.backbone.type == 'ResNet' and cfg.model.backbone.depth == 50
     cfg.model.neck.update(embed_dims=32, num_heads=2, grid_size=2)  # 64 px crops: a 2x2 C5 map
-    cfg.model.head.update(aux_in_channels=32, hidden_channels=64, bottleneck_channels=16,
-                          out_channels=128)
+    cfg.model.head.update(
+        aux_in_channels=32, hidden_channels=64, bottleneck_channels=16, out_channels=128)
     cfg.model.loss.out_channels = 128
     inner = cfg.train_dataloader.dataset
     while 'pipeline' not in inner:
@@ -124,8 +129,8 @@ def resnet_backbone(photos_dir, tmp_path_factory):
     inner.update(type='UnlabeledImageFolder', data_root=photos_dir)
     inner.pop('split', None)
     # One iteration (drop_last) and no optimizer state in the checkpoint, for speed.
-    cfg.train_dataloader.update(batch_size=one_iteration_batch(photos_dir), num_workers=0,
-                                persistent_workers=False)
+    cfg.train_dataloader.update(
+        batch_size=one_iteration_batch(photos_dir), num_workers=0, persistent_workers=False)
     cfg.train_cfg.max_epochs = 1
     cfg.default_hooks.checkpoint.save_optimizer = False
     Runner.from_cfg(cfg).train()

@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT
 
 MMDET_CONFIG = osp.join(ROOT, 'projects/mmdet/configs',
@@ -18,8 +17,11 @@ MMSEG_CONFIG = osp.join(ROOT, 'projects/mmseg/configs',
 
 def run_fresh(code: str) -> None:
     """Run ``code`` in a new interpreter that imports this checkout's mmhssl; fail on its error."""
-    done = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

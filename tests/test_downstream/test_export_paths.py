@@ -6,17 +6,16 @@ import re
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import ROOT
-from mmhssl.utils import load_checkpoint_file
-
+from mmengine.config import Config
 from model_converters.extract_backbone import main as extract_main  # noqa: E402  (tools/)
+
+from mmhssl.utils import load_checkpoint_file
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
 DOWNSTREAM_CONFIGS = sorted(
-    glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py'))
-    + glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', '*.py')))
+    glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', '*.py')))
 VIT_B = 'pretrain/hssl_vit-base-p16.pth'
 
 
@@ -42,8 +41,9 @@ def test_every_downstream_config_loads_a_name_the_export_writes(config):
     with open(config) as f:
         text = f.read()
     # The config's own header gives the exact command that writes the file it loads.
-    assert re.search(rf'^#   python tools/model_converters/extract_backbone\.py CKPT '
-                     rf'{re.escape(path)}( --arch resnet)?$', text, re.M), config
+    assert re.search(
+        rf'^#   python tools/model_converters/extract_backbone\.py CKPT '
+        rf'{re.escape(path)}( --arch resnet)?$', text, re.M), config
     # ViT-B/16 and ResNet-50 are documented in the README; the ViT-S/16 name is named there.
     documented = {out for _, out, _ in readme_exports()}
     with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
@@ -52,16 +52,16 @@ def test_every_downstream_config_loads_a_name_the_export_writes(config):
 
 def test_readme_documents_the_stable_names():
     exports = readme_exports()
-    assert [(out, opts) for _, out, opts in exports] == [
-        (VIT_B, []), ('pretrain/hssl_r50.pth', ['--arch', 'resnet'])]
+    expected = [(VIT_B, []), ('pretrain/hssl_r50.pth', ['--arch', 'resnet'])]
+    assert [(out, opts) for _, out, opts in exports] == expected
 
 
 def test_stable_name_follows_the_latest_export(hssl_checkpoint, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     os.makedirs('pretrain')
     first = extract_main([hssl_checkpoint, VIT_B])
-    assert osp.dirname(first) == 'pretrain' and re.fullmatch(
-        r'hssl_vit-base-p16-[0-9a-f]{8}\.pth', osp.basename(first))
+    assert osp.dirname(first) == 'pretrain'
+    assert re.fullmatch(r'hssl_vit-base-p16-[0-9a-f]{8}\.pth', osp.basename(first))
     assert osp.islink(VIT_B) and os.readlink(VIT_B) == osp.basename(first)  # relative link
     assert load_checkpoint_file(VIT_B)['meta']['part'] == 'teacher'
     # A second export (here the student) moves the stable name; the first file stays.
@@ -80,8 +80,10 @@ def test_stable_name_follows_the_latest_export(hssl_checkpoint, tmp_path, monkey
 
 
 def test_stable_name_is_a_copy_without_symbolic_links(hssl_checkpoint, tmp_path, monkeypatch):
+
     def no_symlinks(*args, **kwargs):  # a file system without them (e.g. some network shares)
         raise OSError(95, 'Operation not supported')
+
     monkeypatch.setattr(os, 'symlink', no_symlinks)
     out = tmp_path / 'hssl_vit-base-p16.pth'
     hashed = extract_main([hssl_checkpoint, str(out)])
@@ -108,8 +110,9 @@ def exported_as_documented(hssl_checkpoint, tmp_path, monkeypatch):
     return out
 
 
-@pytest.mark.parametrize('config', ['vit-base-p16_8xb128-linear-coslr-100e_in1k.py',
-                                    'vit-base-p16_8xb128-coslr-100e_in1k.py'])
+@pytest.mark.parametrize(
+    'config',
+    ['vit-base-p16_8xb128-linear-coslr-100e_in1k.py', 'vit-base-p16_8xb128-coslr-100e_in1k.py'])
 def test_mmpretrain_benchmarks_load_the_export_unchanged(config, exported_as_documented):
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'benchmarks', 'imagenet', config))
@@ -126,6 +129,7 @@ def test_mmpretrain_benchmarks_load_the_export_unchanged(config, exported_as_doc
 
 def test_mmseg_upernet_loads_the_export_unchanged(exported_as_documented, tmp_path):
     from mmengine.runner import Runner
+
     from .test_mmseg_upernet import CONFIG, tiny_cfg
     shipped = Config.fromfile(CONFIG).model.backbone.init_cfg.checkpoint
     assert shipped == exported_as_documented
@@ -137,6 +141,7 @@ def test_mmseg_upernet_loads_the_export_unchanged(exported_as_documented, tmp_pa
 
 def test_mmdet_vit_mask_rcnn_loads_the_export_unchanged(exported_as_documented, tmp_path):
     from mmengine.runner import Runner
+
     from .test_mmdet_mask_rcnn import VIT_CONFIG, tiny_cfg
     shipped = Config.fromfile(VIT_CONFIG).model.backbone.init_cfg.checkpoint
     assert shipped == exported_as_documented
@@ -148,5 +153,8 @@ def test_mmdet_vit_mask_rcnn_loads_the_export_unchanged(exported_as_documented, 
     assert_backbone_loaded(model.backbone, shipped)
     # The teacher of the real run, not some other weights.
     teacher = load_checkpoint_file(exported_as_documented)['state_dict']
-    torch.testing.assert_close(model.backbone.layers[0].attn.qkv.weight,
-                               teacher['backbone.layers.0.attn.qkv.weight'], rtol=0, atol=0)
+    torch.testing.assert_close(
+        model.backbone.layers[0].attn.qkv.weight,
+        teacher['backbone.layers.0.attn.qkv.weight'],
+        rtol=0,
+        atol=0)

@@ -6,13 +6,12 @@ import os.path as osp
 import pytest
 import torch
 from mmpretrain.models import ResNet, VisionTransformer
+from model_converters.extract_backbone import main as extract_main  # noqa: E402  (tools/)
 
 from mmhssl.apis.export import extract_backbone
 from mmhssl.apis.layouts import rename_vit
 from mmhssl.apis.official import convert_official
 from mmhssl.utils import load_checkpoint_file, save_checkpoint_atomic
-
-from model_converters.extract_backbone import main as extract_main  # noqa: E402  (tools/)
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
 pytestmark = pytest.mark.downstream
@@ -38,8 +37,7 @@ def test_default_export_loads_every_parameter(hssl_checkpoint, hssl_backbone):
     assert all(k.startswith('backbone.') for k in keys)
     assert not any(part in k for k in keys for part in ('mask_token', 'neck', 'head'))
 
-    model = demo_vit(init_cfg=dict(type='Pretrained', checkpoint=hssl_backbone,
-                                   prefix='backbone.'))
+    model = demo_vit(init_cfg=dict(type='Pretrained', checkpoint=hssl_backbone, prefix='backbone.'))
     model.init_weights()
     assert_backbone_loaded(model, hssl_backbone)
     teacher = load_checkpoint_file(hssl_checkpoint)['state_dict']
@@ -53,7 +51,9 @@ def test_every_target_holds_the_same_tensors(hssl_checkpoint):
     ckpt = load_checkpoint_file(hssl_checkpoint)
     bare = extract_backbone(ckpt, target='bare')
     assert dict(extract_backbone(ckpt, target='mmdet')) == {
-        f'backbone.{k}': v for k, v in bare.items()}
+        f'backbone.{k}': v
+        for k, v in bare.items()
+    }
     mmseg = extract_backbone(ckpt, target='mmseg')
     assert 'layers.3.attn.attn.in_proj_weight' in mmseg and 'ln1.weight' in mmseg
     assert dict(rename_vit(mmseg, 'mmseg', 'mmpretrain')[0]) == dict(bare)
@@ -75,16 +75,25 @@ def test_refusals_name_what_is_missing_and_write_nothing(hssl_checkpoint, tmp_pa
     ckpt = load_checkpoint_file(hssl_checkpoint)
 
     no_teacher = str(tmp_path / 'no_teacher.pth')
-    save_checkpoint_atomic(dict(ckpt, state_dict={k: v for k, v in ckpt['state_dict'].items()
-                                                  if not k.startswith('teacher.')}), no_teacher)
+    save_checkpoint_atomic(
+        dict(
+            ckpt,
+            state_dict={
+                k: v
+                for k, v in ckpt['state_dict'].items() if not k.startswith('teacher.')
+            }), no_teacher)
     msg = _run([no_teacher], out)
     assert "no teacher backbone (no keys starting with 'teacher.backbone.')" in msg
     assert 'Nothing was written' in msg
 
     resnet = str(tmp_path / 'resnet.pth')
-    save_checkpoint_atomic({'state_dict': {f'teacher.backbone.{k}': v
-                                           for k, v in ResNet(depth=18).state_dict().items()}},
-                           resnet)
+    save_checkpoint_atomic(
+        {
+            'state_dict': {
+                f'teacher.backbone.{k}': v
+                for k, v in ResNet(depth=18).state_dict().items()
+            }
+        }, resnet)
     msg = _run([resnet, '--arch', 'vit'], out)
     assert 'Expected a vit backbone but the weights are a resnet: missing cls_token' in msg
     msg = _run([resnet, '--target', 'mmseg'], out)

@@ -6,13 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.models import VisionTransformer
+from model_converters.import_official import main as import_main  # noqa: E402  (tools/)
 from torch import nn
 
 from mmhssl.apis.layouts import rename_vit
 from mmhssl.apis.official import convert_official
 from mmhssl.utils.checkpoint import load_checkpoint_file
-
-from model_converters.import_official import main as import_main  # noqa: E402  (tools/)
 
 pytestmark = pytest.mark.downstream
 
@@ -63,8 +62,7 @@ class TimmStyleViT(nn.Module):
     def forward_features(self, x):
         x = self.patch_embed.proj(x)
         h, w = x.shape[-2:]
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x.flatten(2).transpose(1, 2)],
-                      1)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x.flatten(2).transpose(1, 2)], 1)
         pos = self.pos_embed[:, 1:].reshape(1, self.grid, self.grid, -1).permute(0, 3, 1, 2)
         pos = F.interpolate(pos, size=(h, w), mode='bicubic', align_corners=False)
         x = x + torch.cat([self.pos_embed[:, :1], pos.flatten(2).transpose(1, 2)], 1)
@@ -75,19 +73,40 @@ class TimmStyleViT(nn.Module):
 
 def official_training_checkpoint(teacher: nn.Module, student: nn.Module) -> dict:
     """What iBOT's / HSSL's main script saves: DDP student, plain teacher, heads beside the ViT."""
-    head = {'head.mlp.0.weight': torch.randn(16, DIM), 'head.last_layer.weight_g': torch.ones(1),
-            'head.aux_mlp.0.weight': torch.randn(16, DIM)}
+    head = {
+        'head.mlp.0.weight': torch.randn(16, DIM),
+        'head.last_layer.weight_g': torch.ones(1),
+        'head.aux_mlp.0.weight': torch.randn(16, DIM)
+    }
     return dict(
-        teacher={**{f'backbone.{k}': v for k, v in teacher.state_dict().items()}, **head},
-        student={**{f'module.backbone.{k}': v for k, v in student.state_dict().items()},
-                 **{f'module.{k}': v for k, v in head.items()}},
-        epoch=100, ibot_loss={'center': torch.zeros(1, 16)})
+        teacher={
+            **{
+                f'backbone.{k}': v
+                for k, v in teacher.state_dict().items()
+            },
+            **head
+        },
+        student={
+            **{
+                f'module.backbone.{k}': v
+                for k, v in student.state_dict().items()
+            },
+            **{
+                f'module.{k}': v
+                for k, v in head.items()
+            }
+        },
+        epoch=100,
+        ibot_loss={'center': torch.zeros(1, 16)})
 
 
 def ours(img_size=IMG, **kw):
-    model = VisionTransformer(arch=dict(embed_dims=DIM, num_layers=DEPTH, num_heads=HEADS,
-                                        feedforward_channels=4 * DIM),
-                              img_size=img_size, patch_size=PATCH, out_type='raw', **kw)
+    model = VisionTransformer(
+        arch=dict(embed_dims=DIM, num_layers=DEPTH, num_heads=HEADS, feedforward_channels=4 * DIM),
+        img_size=img_size,
+        patch_size=PATCH,
+        out_type='raw',
+        **kw)
     model.eval()  # mmpretrain backbones' train() returns None
     return model
 
@@ -116,9 +135,10 @@ def test_round_trip_gives_the_official_features(official, tmp_path, part):
     assert not torch.allclose(got, other, atol=1e-3)  # the requested part, not the other one
     prefix = 'backbone.' if part == 'teacher' else 'module.backbone.'
     head = 'head' if part == 'teacher' else 'module.head'
-    assert sorted(report['unmapped']) == sorted(
-        [f'{prefix}masked_embed', f'{head}.mlp.0.weight', f'{head}.last_layer.weight_g',
-         f'{head}.aux_mlp.0.weight'])
+    assert sorted(report['unmapped']) == sorted([
+        f'{prefix}masked_embed', f'{head}.mlp.0.weight', f'{head}.last_layer.weight_g',
+        f'{head}.aux_mlp.0.weight'
+    ])
     assert report['mapped'] == len(ours().state_dict())
     meta = load_checkpoint_file(out)['meta']
     assert meta['arch']['num_layers'] == DEPTH and meta['arch']['embed_dims'] == DIM
@@ -130,13 +150,11 @@ def test_position_embedding_for_another_grid(official, tmp_path):
     assert report['grid'] == ((4, 4), (8, 8))
     state = load_checkpoint_file(out)['state_dict']
     assert state['backbone.pos_embed'].shape == (1, 1 + 64, DIM)
-    model = ours(img_size=64, init_cfg=dict(type='Pretrained', checkpoint=out,
-                                            prefix='backbone.'))
+    model = ours(img_size=64, init_cfg=dict(type='Pretrained', checkpoint=out, prefix='backbone.'))
     model.init_weights()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(model(x)[0], teacher.forward_features(x), rtol=1e-5,
-                                   atol=1e-5)
+        torch.testing.assert_close(model(x)[0], teacher.forward_features(x), rtol=1e-5, atol=1e-5)
 
 
 def test_released_backbone_and_timm_target_round_trip(official, tmp_path):

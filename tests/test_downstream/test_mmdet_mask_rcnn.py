@@ -9,13 +9,12 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
 
-from conftest import ROOT
 from mmhssl.utils import load_checkpoint_file
-
 from .conftest import DEMO_ARCH, assert_backbone_loaded, coins_instances
 
 pytestmark = pytest.mark.downstream
@@ -35,12 +34,19 @@ def write_coins_coco(root: str) -> str:
     for i, m in enumerate(masks, 1):
         rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
         x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
-        anns.append(dict(id=i, image_id=1, category_id=1, bbox=[x, y, w, h], iscrowd=0,
-                         area=float(m.sum()),
-                         segmentation=dict(size=rle['size'], counts=rle['counts'].decode())))
-    coco = dict(images=[dict(id=1, file_name='coins.png', height=image.shape[0],
-                             width=image.shape[1])],
-                annotations=anns, categories=[dict(id=1, name='coin')])
+        anns.append(
+            dict(
+                id=i,
+                image_id=1,
+                category_id=1,
+                bbox=[x, y, w, h],
+                iscrowd=0,
+                area=float(m.sum()),
+                segmentation=dict(size=rle['size'], counts=rle['counts'].decode())))
+    coco = dict(
+        images=[dict(id=1, file_name='coins.png', height=image.shape[0], width=image.shape[1])],
+        annotations=anns,
+        categories=[dict(id=1, name='coin')])
     ann_file = osp.join(root, 'coins.json')
     with open(ann_file, 'w') as f:
         json.dump(coco, f)
@@ -62,9 +68,13 @@ def tiny_cfg(config: str, checkpoint: str, data_root: str, work_dir: str) -> Con
             step['scale'] = (256, 192)
     cfg.train_dataloader.update(batch_size=1, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset = dict(
-        type='CocoDataset', data_root=data_root, ann_file='coins.json',
-        data_prefix=dict(img='images/'), metainfo=dict(classes=('coin', )),
-        filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=pipeline)
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='coins.json',
+        data_prefix=dict(img='images/'),
+        metainfo=dict(classes=('coin', )),
+        filter_cfg=dict(filter_empty_gt=True, min_size=8),
+        pipeline=pipeline)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=100)
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
                 'test_evaluator'):

@@ -4,15 +4,14 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import ROOT
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS, TRANSFORMS
 from PIL import Image
 
-from conftest import ROOT
 from mmhssl.utils import load_checkpoint_file
-
 from .conftest import DEMO_ARCH, DEMO_IMG_SIZE, assert_backbone_loaded
 
 pytestmark = pytest.mark.downstream
@@ -68,8 +67,9 @@ def test_benchmark_config_loads_every_parameter_and_trains(config, hssl_backbone
     log = model.train_step(batch, wrapper)
     assert math.isfinite(log['loss'].item())
     after = model.state_dict()
-    backbone_changed = [k for k in after if k.startswith('backbone.')
-                        and not torch.equal(after[k], before[k])]
+    backbone_changed = [
+        k for k in after if k.startswith('backbone.') and not torch.equal(after[k], before[k])
+    ]
     assert not torch.equal(after['head.fc.weight'], before['head.fc.weight'])
     if kind == 'linear':
         assert backbone_changed == []  # the probe never touches the pretrained weights
@@ -80,6 +80,5 @@ def test_benchmark_config_loads_every_parameter_and_trains(config, hssl_backbone
         assert 'backbone.layers.0.attn.qkv.weight' in backbone_changed
         groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
         # 4 blocks -> depths 0..5; the head keeps the base lr.
-        assert math.isclose(groups['backbone.layers.1.ffn.layers.1.weight']['lr_scale'],
-                            kind**3)
+        assert math.isclose(groups['backbone.layers.1.ffn.layers.1.weight']['lr_scale'], kind**3)
         assert math.isclose(groups['head.fc.weight']['lr_scale'], 1.0)

@@ -4,9 +4,9 @@ import os.path as osp
 
 import pytest
 import torch
+from fashion_mnist_utils import knn_hook_cfg, tiny_fmnist_cfg
 from mmengine.runner import Runner
 
-from fashion_mnist_utils import knn_hook_cfg, tiny_fmnist_cfg
 from mmhssl.engine.hooks import OnlineKNNHook
 
 
@@ -28,10 +28,16 @@ def test_online_knn_logs_without_changing_training(tmp_path):
         # the default: the teacher's base model, here every 2 iterations
         knn_hook_cfg(by_epoch=False, interval=2),
         # the student, through a pipeline that draws random numbers (a flip) while caching
-        knn_hook_cfg(module='backbone', prefix='knn_student', by_epoch=True,
-                     train_dataset=dict(type='LocalFashionMNIST', split='train', num_per_class=10,
-                                        pipeline=[dict(type='RandomFlip', prob=0.5),
-                                                  dict(type='PackInputs')])),
+        knn_hook_cfg(
+            module='backbone',
+            prefix='knn_student',
+            by_epoch=True,
+            train_dataset=dict(
+                type='LocalFashionMNIST',
+                split='train',
+                num_per_class=10,
+                pipeline=[dict(type='RandomFlip', prob=0.5),
+                          dict(type='PackInputs')])),
     ]
     runner, watched = _train(tmp_path / 'watched', hooks)
     assert len(plain) == 5  # 40 images, batch 8

@@ -36,9 +36,11 @@ def test_foreach_clipping_equals_dino_loop():
 
 def test_frozen_params_get_no_update_and_no_optimizer_state():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
-    wrapper = OPTIM_WRAPPERS.build(dict(
-        type='SSLOptimWrapper', clip_grad_per_param=0.3,
-        optimizer=torch.optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.5)))
+    wrapper = OPTIM_WRAPPERS.build(
+        dict(
+            type='SSLOptimWrapper',
+            clip_grad_per_param=0.3,
+            optimizer=torch.optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.5)))
     wrapper.frozen_params = list(model[1].parameters())
     before = copy.deepcopy(model.state_dict())
     loss = model(torch.randn(3, 4)).pow(2).sum()
@@ -51,18 +53,26 @@ def test_frozen_params_get_no_update_and_no_optimizer_state():
 def test_global_and_per_param_clipping_are_exclusive():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match='either clip_grad'):
-        OPTIM_WRAPPERS.build(dict(type='SSLOptimWrapper', clip_grad=dict(max_norm=1.0),
-                                  clip_grad_per_param=0.3,
-                                  optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+        OPTIM_WRAPPERS.build(
+            dict(
+                type='SSLOptimWrapper',
+                clip_grad=dict(max_norm=1.0),
+                clip_grad_per_param=0.3,
+                optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
 def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_scale():
+
     def build(kind, model):
         extra = dict(loss_scale='dynamic', dtype='float16') if kind == 'SSLAmpOptimWrapper' else {}
-        return OPTIM_WRAPPERS.build(dict(type=kind, clip_grad_per_param=0.3, **extra,
-                                         optimizer=torch.optim.SGD(model.parameters(), lr=1.0)))
+        return OPTIM_WRAPPERS.build(
+            dict(
+                type=kind,
+                clip_grad_per_param=0.3,
+                **extra,
+                optimizer=torch.optim.SGD(model.parameters(), lr=1.0)))
 
     torch.manual_seed(0)
     x = torch.randn(8, 4, device='cuda')
@@ -90,5 +100,8 @@ def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_sca
 def test_amp_wrapper_refuses_global_clipping():
     model = nn.Linear(2, 2).cuda()
     with pytest.raises(ValueError, match='clip_grad_per_param'):
-        OPTIM_WRAPPERS.build(dict(type='SSLAmpOptimWrapper', clip_grad=dict(max_norm=1.0),
-                                  optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+        OPTIM_WRAPPERS.build(
+            dict(
+                type='SSLAmpOptimWrapper',
+                clip_grad=dict(max_norm=1.0),
+                optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))

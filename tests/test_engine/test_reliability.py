@@ -3,12 +3,11 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import Config
+from conftest import demo_cfg, shrink, tiny_model_cfg
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from conftest import demo_cfg, shrink, tiny_model_cfg
 from mmhssl.engine.hooks import HSSLScheduleHook
 from mmhssl.engine.optimizers import NonFiniteStepError
 from mmhssl.utils import use_safe_checkpoint_loader
@@ -28,6 +27,7 @@ class _PoisonLoss(Hook):
         def poison(module, args, out):
             if self.flag:
                 return {k: v * float('nan') for k, v in out.items()}
+
         runner.model.loss_module.register_forward_hook(poison)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):

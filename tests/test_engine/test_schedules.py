@@ -23,8 +23,11 @@ def test_teacher_temperature_warmup_matches_linspace():
 
 
 def test_hook_values():
-    hook = HSSLScheduleHook(momentum=(0.99, 1.0), teacher_temp=(0.04, 0.07), warmup_epochs=3,
-                            freeze_last_layer_epochs=2)
+    hook = HSSLScheduleHook(
+        momentum=(0.99, 1.0),
+        teacher_temp=(0.04, 0.07),
+        warmup_epochs=3,
+        freeze_last_layer_epochs=2)
     v = hook.values(it=0, max_iters=10, epoch=0)
     assert v['momentum'] == pytest.approx(0.99) and v['teacher_temp'] == pytest.approx(0.04)
     assert v['freeze_last_layer'] is True

@@ -6,15 +6,15 @@ import os.path as osp
 import uuid
 
 import pytest
+from conftest import DEMO_CONFIG, ROOT
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
 from mmpretrain.registry import MODELS
 
-from conftest import DEMO_CONFIG, ROOT
-
 
 class _Records(logging.Handler):
+
     def __init__(self):
         super().__init__(level=logging.DEBUG)
         self.records = []
@@ -33,8 +33,11 @@ def _capture():
 
 def _groups(optimizer):
     """``{id(param): (lr, weight_decay)}`` over all parameter groups."""
-    return {id(p): (g['lr'], g['weight_decay'])
-            for g in optimizer.param_groups for p in g['params']}
+    return {
+        id(p): (g['lr'], g['weight_decay'])
+        for g in optimizer.param_groups
+        for p in g['params']
+    }
 
 
 @pytest.fixture(scope='module')
@@ -92,19 +95,22 @@ def test_without_paramwise_options_the_teacher_is_left_out_too(demo):
 def test_models_without_teacher_are_built_as_by_default():
     from torch import nn
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4))
-    cfg = dict(constructor='StudentOptimWrapperConstructor',
-               optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1),
-               paramwise_cfg=dict(flat_decay_mult=0.0))
+    cfg = dict(
+        constructor='StudentOptimWrapperConstructor',
+        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1),
+        paramwise_cfg=dict(flat_decay_mult=0.0))
     ours = build_optim_wrapper(model, cfg)
-    assert _groups(ours.optimizer) == {id(model[0].weight): (1e-3, 0.1),
-                                       id(model[0].bias): (1e-3, 0.0),
-                                       id(model[1].weight): (1e-3, 0.0),
-                                       id(model[1].bias): (1e-3, 0.0)}
+    assert _groups(ours.optimizer) == {
+        id(model[0].weight): (1e-3, 0.1),
+        id(model[0].bias): (1e-3, 0.0),
+        id(model[1].weight): (1e-3, 0.0),
+        id(model[1].bias): (1e-3, 0.0)
+    }
 
 
 PRETRAIN_CONFIGS = sorted(
-    glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True)
-    + glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'fashion_mnist', '*.py')))
+    glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True) +
+    glob.glob(osp.join(ROOT, 'configs', 'benchmarks', 'fashion_mnist', '*.py')))
 
 
 @pytest.mark.parametrize('path', PRETRAIN_CONFIGS, ids=osp.basename)

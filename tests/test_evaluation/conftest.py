@@ -1,7 +1,6 @@
 import os.path as osp
 
 import pytest
-
 from fashion_mnist_utils import tiny_fmnist_cfg
 
 

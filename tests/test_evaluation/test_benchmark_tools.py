@@ -4,8 +4,8 @@ import sys
 
 import pytest
 import torch
-
 from fashion_mnist_utils import ROOT, fmnist_root
+
 from mmhssl.evaluation import knn_accuracy, linear_probe
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
@@ -14,18 +14,20 @@ import knn as knn_tool  # noqa: E402
 import linear_probe as linear_tool  # noqa: E402
 
 # Two very different real classes, 100 training and 100 test images each.
-EASY = ['--cfg-options', "eval_dataloaders.train.dataset.classes=['Trouser','Bag']",
-        'eval_dataloaders.train.dataset.num_per_class=100',
-        "eval_dataloaders.test.dataset.classes=['Trouser','Bag']",
-        'eval_dataloaders.test.dataset.num_per_class=100']
+EASY = [
+    '--cfg-options', "eval_dataloaders.train.dataset.classes=['Trouser','Bag']",
+    'eval_dataloaders.train.dataset.num_per_class=100',
+    "eval_dataloaders.test.dataset.classes=['Trouser','Bag']",
+    'eval_dataloaders.test.dataset.num_per_class=100'
+]
 
 
 @pytest.mark.slow
 def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'knn.json')
-    report = knn_tool.main([cfg_file, ckpt, '--k', '10', '20', '--out', out, '--device', 'cpu']
-                           + EASY)
+    report = knn_tool.main([cfg_file, ckpt, '--k', '10', '20', '--out', out, '--device', 'cpu'] +
+                           EASY)
     with open(out) as f:
         assert json.load(f) == report
     assert report['classes'] == ['Trouser', 'Bag'] and report['num_test'] == 200
@@ -36,8 +38,8 @@ def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path)
     # The same labels with features that carry no information: close to chance.
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(200) % 2
-    noise = knn_accuracy(torch.randn(200, 32, generator=g), labels,
-                         torch.randn(200, 32, generator=g), labels)
+    noise = knn_accuracy(
+        torch.randn(200, 32, generator=g), labels, torch.randn(200, 32, generator=g), labels)
     assert 35 < noise['top1'] < 65
 
 
@@ -45,24 +47,33 @@ def test_knn_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path)
 def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     out = str(tmp_path / 'linear.json')
-    report = linear_tool.main([cfg_file, ckpt, '--feature', 'concat', '--num-blocks', '2',
-                               '--lrs', '0.01', '0.1', '--epochs', '20', '--out', out] + EASY)
+    report = linear_tool.main([
+        cfg_file, ckpt, '--feature', 'concat', '--num-blocks', '2', '--lrs', '0.01', '0.1',
+        '--epochs', '20', '--out', out
+    ] + EASY)
     assert osp.isfile(out) and report['feature_dim'] == 64
     result = report['linear_probe']
     assert result['top1'] > 80 and result['lr'] in (0.01, 0.1)
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(200) % 2
-    noise = linear_probe(torch.randn(200, 64, generator=g), labels,
-                         torch.randn(200, 64, generator=g), labels, lrs=(0.01, 0.1), epochs=20)
+    noise = linear_probe(
+        torch.randn(200, 64, generator=g),
+        labels,
+        torch.randn(200, 64, generator=g),
+        labels,
+        lrs=(0.01, 0.1),
+        epochs=20)
     assert 35 < noise['top1'] < 65
 
 
 def _bench_args(tmp_path, *extra):
-    return ['--epochs', '2', '--seeds', '0', '--control-seeds', '--num-per-class', '3',
-            '--eval-num-per-class', '3', '--test-num-per-class', '2',
-            '--online-num-per-class', '4', '2', '--linear-epochs', '2', '--batch-size', '10',
-            '--work-dir', str(tmp_path / 'work'), '--out', str(tmp_path / 'results' / 'fmnist'),
-            *extra]
+    return [
+        '--epochs', '2', '--seeds', '0', '--control-seeds', '--num-per-class', '3',
+        '--eval-num-per-class', '3', '--test-num-per-class', '2', '--online-num-per-class', '4',
+        '2', '--linear-epochs', '2', '--batch-size', '10', '--work-dir',
+        str(tmp_path / 'work'), '--out',
+        str(tmp_path / 'results' / 'fmnist'), *extra
+    ]
 
 
 @pytest.mark.slow
@@ -78,8 +89,9 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
     # Second sitting: finished runs are kept, the interrupted one resumes at epoch 2.
     report = bench.main(_bench_args(tmp_path))
     assert list(report['runs']) == ['Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0']
-    assert bench.plan(bench.parse_args(['--seeds', '0', '1']))[:5] == [
-        'Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0', 'Random init/1']
+    assert bench.plan(bench.parse_args(
+        ['--seeds', '0',
+         '1']))[:5] == ['Raw pixels', 'Random init/0', 'iBOT/0', 'HSSL-iBOT/0', 'Random init/1']
     assert report['runs']['Raw pixels'] == first['runs']['Raw pixels']
     ibot = report['runs']['iBOT/0']
     assert ibot['sittings'] == 2 and ibot['iterations'] == 2 * 3  # 30 images / batch 10

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from conftest import tiny_model_cfg
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-from conftest import tiny_model_cfg
 from mmhssl.apis import export_backbone
 from mmhssl.evaluation import backbone_features, features_from_config, load_backbone
 from mmhssl.utils import load_checkpoint_file
@@ -79,17 +79,20 @@ def test_checkpoint_without_backbone_is_a_clear_error(trained_run, tmp_path):
     cfg_file, ckpt = trained_run
     state = load_checkpoint_file(ckpt)['state_dict']
     heads_only = tmp_path / 'heads.pth'
-    torch.save(dict(state_dict={k: v for k, v in state.items() if k.startswith('head.')}),
-               heads_only)
+    torch.save(
+        dict(state_dict={
+            k: v
+            for k, v in state.items() if k.startswith('head.')
+        }), heads_only)
     backbone_cfg = Config.fromfile(cfg_file).model.backbone
     with pytest.raises(KeyError, match=r"no backbone weights.*top-level parts are \['head'\]"):
         load_backbone(backbone_cfg, str(heads_only))
-    wider = dict(backbone_cfg, arch=dict(embed_dims=48, num_layers=2, num_heads=2,
-                                         feedforward_channels=96))
+    wider = dict(
+        backbone_cfg, arch=dict(embed_dims=48, num_layers=2, num_heads=2, feedforward_channels=96))
     with pytest.raises(KeyError, match='do not fit the config'):
         load_backbone(wider, ckpt)
-    deeper = dict(backbone_cfg, arch=dict(embed_dims=32, num_layers=3, num_heads=2,
-                                          feedforward_channels=64))
+    deeper = dict(
+        backbone_cfg, arch=dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64))
     with pytest.raises(KeyError, match=r"missing \['layers.2"):
         load_backbone(deeper, ckpt)
 

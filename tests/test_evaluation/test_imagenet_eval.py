@@ -8,11 +8,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS, MODELS
 from PIL import Image
-
-from conftest import ROOT
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
 
@@ -20,8 +19,9 @@ import knn as knn_tool  # noqa: E402
 
 CLASSES = ('astronaut', 'chelsea', 'coffee')  # three very different photos, one class each
 NUM = dict(train=6, val=3)
-IMAGENET_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'),
-                                               recursive=True) if p.endswith('_in1k.py'))
+IMAGENET_CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', 'hssl', '**', '*.py'), recursive=True)
+    if p.endswith('_in1k.py'))
 
 
 @pytest.fixture(scope='module')
@@ -65,7 +65,8 @@ def test_imagenet_configs_have_labeled_eval_splits(config, tiny_imagenet, monkey
 
 @pytest.mark.parametrize('config', [
     'hssl-ibot_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k.py',
-    'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py'])
+    'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k.py'
+])
 def test_knn_tool_runs_on_imagenet_config_as_documented(config, tiny_imagenet, tmp_path,
                                                         monkeypatch):
     """``knn.py CONFIG CHECKPOINT`` with the shipped config and nothing else about the data."""
@@ -79,10 +80,11 @@ def test_knn_tool_runs_on_imagenet_config_as_documented(config, tiny_imagenet, t
     save_checkpoint(dict(state_dict=model.state_dict(), meta=dict(epoch=0)), ckpt)
     monkeypatch.chdir(tiny_imagenet)
     feature = 'patch' if cfg.model.backbone.type == 'ResNet' else 'cls'
-    report = knn_tool.main([config, ckpt, '--device', 'cpu', '--k', '3', '--feature', feature,
-                            '--out', str(tmp_path / 'knn.json'), '--cfg-options',
-                            'eval_dataloaders.train.num_workers=0',
-                            'eval_dataloaders.test.num_workers=0'])
+    report = knn_tool.main([
+        config, ckpt, '--device', 'cpu', '--k', '3', '--feature', feature, '--out',
+        str(tmp_path / 'knn.json'), '--cfg-options', 'eval_dataloaders.train.num_workers=0',
+        'eval_dataloaders.test.num_workers=0'
+    ])
     assert report['num_train'] == NUM['train'] * 3 and report['num_test'] == NUM['val'] * 3
     assert [c.split('_')[1] for c in report['classes']] == list(CLASSES)
     top1 = report['knn'][0]['top1']
@@ -106,11 +108,13 @@ def test_list_layout_as_documented(tiny_imagenet, tmp_path, monkeypatch):
         base_text = f.read()
     assert 'ann_file=meta/train.txt' in base_text and 'ann_file=meta/val.txt' in base_text
     cfg = Config.fromfile(IMAGENET_CONFIGS[0])
-    cfg.merge_from_dict({'eval_dataloaders.train.dataset.ann_file': 'meta/train.txt',
-                         'eval_dataloaders.test.dataset.ann_file': 'meta/val.txt'})
+    cfg.merge_from_dict({
+        'eval_dataloaders.train.dataset.ann_file': 'meta/train.txt',
+        'eval_dataloaders.test.dataset.ann_file': 'meta/val.txt'
+    })
     monkeypatch.chdir(tmp_path)
     for split in ('train', 'test'):
         dataset = DATASETS.build(cfg.eval_dataloaders[split].dataset)
         assert len(dataset) == 2 * len(CLASSES)
-        assert [int(dataset[i]['data_samples'].gt_label) for i in range(len(dataset))] == [
-            0, 0, 1, 1, 2, 2]
+        assert [int(dataset[i]['data_samples'].gt_label)
+                for i in range(len(dataset))] == [0, 0, 1, 1, 2, 2]

@@ -9,12 +9,11 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model_cfg
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-
-from conftest import tiny_model_cfg
 
 TIGHT = dict(rtol=1e-6, atol=1e-6)
 KERNEL = dict(rtol=1e-5, atol=1e-5)
@@ -54,14 +53,14 @@ def _assert_same(a, b, tol):
         # Relative to the tensor's scale: the projector's bias gradients reach ~1e3 (the L2
         # normalisation of a small bottleneck output), where float32 round-off alone is ~1e-4.
         scale = max(1.0, float(grads_b[name].abs().max()))
-        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=tol['rtol'],
-                                   atol=tol['atol'] * scale, msg=name)
+        torch.testing.assert_close(
+            grads_a[name], grads_b[name], rtol=tol['rtol'], atol=tol['atol'] * scale, msg=name)
 
 
 def _math_attention(q, k, v, attn_mask=None, dropout_p=0., scale=None, is_causal=False):
     """Attention written out: softmax(q k^T / sqrt(d)) v (no dropout in these tests)."""
     assert attn_mask is None and dropout_p == 0. and not is_causal
-    attn = (q @ k.transpose(-2, -1)) * (scale or q.shape[-1] ** -0.5)
+    attn = (q @ k.transpose(-2, -1)) * (scale or q.shape[-1]**-0.5)
     return attn.softmax(dim=-1) @ v
 
 
@@ -106,10 +105,13 @@ def test_channels_last_aux_head_keeps_loss_and_grads():
 def _train_params(optimizer: dict, steps: int = 2):
     init_default_scope('mmpretrain')
     model = _build()
-    wrapper = build_optim_wrapper(model, dict(
-        type='SSLOptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04,
-                                               **optimizer),
-        clip_grad_per_param=0.3, paramwise_cfg=dict(flat_decay_mult=0.0)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            type='SSLOptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04, **optimizer),
+            clip_grad_per_param=0.3,
+            paramwise_cfg=dict(flat_decay_mult=0.0)))
     for i in range(steps):
         views, samples = _batch(seed=10 + i)
         model.train_step(dict(inputs=views, data_samples=samples), wrapper)

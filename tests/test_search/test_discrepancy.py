@@ -40,9 +40,9 @@ def test_distillation_ce_matches_formula():
     g = torch.Generator().manual_seed(1)
     s, t = torch.randn(6, 10, generator=g), torch.randn(6, 10, generator=g)
     center = torch.randn(1, 10, generator=g)
-    expected = -(torch.softmax((t - center) / 0.04, -1) * torch.log_softmax(s / 0.1, -1)).sum(
-        -1).mean()
+    expected = -(torch.softmax(
+        (t - center) / 0.04, -1) * torch.log_softmax(s / 0.1, -1)).sum(-1).mean()
     assert distillation_ce(s, t, center, 0.04).item() == pytest.approx(expected.item(), rel=1e-5)
     # Identical sharp distributions give a smaller cross-entropy than mismatched ones.
-    assert distillation_ce(t * 0.4, t, torch.zeros(1, 10), 0.04) < distillation_ce(
-        -t * 0.4, t, torch.zeros(1, 10), 0.04)
+    assert distillation_ce(t * 0.4, t, torch.zeros(1, 10),
+                           0.04) < distillation_ce(-t * 0.4, t, torch.zeros(1, 10), 0.04)

@@ -7,11 +7,11 @@ import torch
 from conftest import ROOT
 from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS, MODELS
+from test_search.test_search_aux_head import tiny_cfg
 
 from mmhssl.search import hssl_discrepancy
 from mmhssl.search.trainer import base_dataset
 from mmhssl.utils.checkpoint import save_checkpoint_atomic
-from test_search.test_search_aux_head import tiny_cfg
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
@@ -29,8 +29,8 @@ def test_discrepancy_tool_on_a_trained_checkpoint(tmp_path, photos_dir):
     sum(model.loss(data['inputs'], data['data_samples']).values()).backward()
     optim.step()
     ckpt = osp.join(tmp_path, 'hssl.pth')
-    save_checkpoint_atomic(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)),
-                           ckpt)
+    save_checkpoint_atomic(
+        dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)), ckpt)
 
     out = osp.join(tmp_path, 'disc.json')
     res = main([ckpt, '--num-images', '3', '--views', '2', '--out', out])  # config from meta

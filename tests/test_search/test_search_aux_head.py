@@ -15,10 +15,10 @@ NAMES = ['convnext-d1-k3', 'transformer-d1', 'mlp-d2']
 
 def tiny_cfg(tmp_path, photos):
     cfg = shrink(demo_cfg(tmp_path, photos), global_size=32, local_size=16)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2,
-                                   feedforward_channels=64)
-    cfg.model.head.update(in_channels=32, out_channels=64, hidden_channels=48,
-                          bottleneck_channels=16)
+    cfg.model.backbone.arch = dict(
+        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+    cfg.model.head.update(
+        in_channels=32, out_channels=64, hidden_channels=48, bottleneck_channels=16)
     cfg.model.neck.update(in_channels=32, base_depth=2)
     cfg.model.loss.out_channels = 64
     cfg.train_dataloader.batch_size = 2
@@ -28,8 +28,8 @@ def tiny_cfg(tmp_path, photos):
 def test_candidate_set_covers_head_families():
     types = {c['type'] for c in CANDIDATES.values()}
     assert types == {'AuxConvNeXtHead', 'AuxTransformerHead', 'AuxMLPHead'}
-    assert resolve_candidate("{'type': 'AuxMLPHead', 'depth': 1}")[1] == dict(type='AuxMLPHead',
-                                                                               depth=1)
+    assert resolve_candidate("{'type': 'AuxMLPHead', 'depth': 1}")[1] == dict(
+        type='AuxMLPHead', depth=1)
     with pytest.raises(ValueError, match='Unknown candidate'):
         resolve_candidate('convnext-d9')
 
@@ -41,8 +41,8 @@ def test_search_trains_all_scores_and_is_deterministic(tmp_path, photos_dir):
     init = build_search_model(cfg, dict(resolve_candidate(c) for c in NAMES))
     before = {k: v.clone() for k, v in init.state_dict().items()}
 
-    first = run_search(cfg, NAMES + [BAD], iters=2, seed=0, heldout=3, views_per_image=2,
-                       progress=False)
+    first = run_search(
+        cfg, NAMES + [BAD], iters=2, seed=0, heldout=3, views_per_image=2, progress=False)
     model = first['model']
     # The incompatible candidate is reported with the reason and left out; the others run.
     assert list(first['skipped']) == ['AuxConvNeXtHead(in_channels=7)']
@@ -57,8 +57,9 @@ def test_search_trains_all_scores_and_is_deterministic(tmp_path, photos_dir):
         assert changed(f'necks.{key}.') and changed(f'heads.{key}.')
         assert changed(f'teacher.necks.{key}.')
     # Label-free: the training images carry no labels at all.
-    from mmhssl.search.trainer import base_dataset
     from mmpretrain.registry import DATASETS
+
+    from mmhssl.search.trainer import base_dataset
     ds = base_dataset(DATASETS.build(cfg.train_dataloader.dataset))
     assert 'gt_label' not in ds[0]['data_samples']
     for name in NAMES:
@@ -68,12 +69,12 @@ def test_search_trains_all_scores_and_is_deterministic(tmp_path, photos_dir):
     scores = [first['candidates'][n]['score'] for n in first['ranking']]
     assert scores == sorted(scores, reverse=True)  # largest discrepancy first
 
-    second = run_search(cfg, NAMES + [BAD], iters=2, seed=0, heldout=3, views_per_image=2,
-                        progress=False)
+    second = run_search(
+        cfg, NAMES + [BAD], iters=2, seed=0, heldout=3, views_per_image=2, progress=False)
     assert second['ranking'] == first['ranking']
     for name in NAMES:
-        assert second['candidates'][name]['ce'] == pytest.approx(first['candidates'][name]['ce'],
-                                                                 rel=1e-4)
+        assert second['candidates'][name]['ce'] == pytest.approx(
+            first['candidates'][name]['ce'], rel=1e-4)
 
 
 def test_all_incompatible_is_an_error(tmp_path, photos_dir):
@@ -89,8 +90,10 @@ def test_tool_writes_json_png_and_snippet(tmp_path, photos_dir, capsys):
     cfg_path = osp.join(tmp_path, 'tiny.py')
     cfg.dump(cfg_path)
     out = osp.join(tmp_path, 'search')
-    main([cfg_path, '--candidates', 'convnext-d1-k3', 'mlp-d2', BAD, '--iters', '1',
-          '--heldout', '3', '--work-dir', out])
+    main([
+        cfg_path, '--candidates', 'convnext-d1-k3', 'mlp-d2', BAD, '--iters', '1', '--heldout', '3',
+        '--work-dir', out
+    ])
     text = capsys.readouterr().out
     assert 'skipped' in text and 'Winner:' in text
     with open(osp.join(out, 'aux_search.json')) as f:

@@ -60,20 +60,25 @@ def test_schedule_is_compressed_into_the_search(tmp_path, photos_dir):
 def test_mocov3_config_is_searched_with_its_loss_and_optimizer(photos_dir):
     cfg = tiny_mocov3_cfg(photos_dir)
     assert cfg.optim_wrapper.type == 'SSLAmpOptimWrapper'  # AMP: the search runs in fp32
-    res = run_search(cfg, ['convnext-d1-k3', 'mlp-d2'], iters=2, seed=0, heldout=3,
-                     views_per_image=2, progress=False)
+    res = run_search(
+        cfg, ['convnext-d1-k3', 'mlp-d2'],
+        iters=2,
+        seed=0,
+        heldout=3,
+        views_per_image=2,
+        progress=False)
     model, wrapper = res['model'], res['optim_wrapper']
     assert res['loss'] == 'MoCoV3Loss' and res['optimizer'] == 'LARS'
-    assert all(type(loss) is MoCoV3Loss and loss.temperature == 1.0
-               for loss in model.losses.values())
+    assert all(
+        type(loss) is MoCoV3Loss and loss.temperature == 1.0 for loss in model.losses.values())
     assert type(wrapper) is SSLOptimWrapper and type(wrapper.optimizer) is LARS
     # The config's parameter groups: no decay nor LARS adaptation for norms and biases.
     groups = wrapper.optimizer.param_groups
     assert {g['weight_decay'] for g in groups} == {0.0, 1e-6}
     assert any(g.get('lars_exclude') for g in groups)
     # 100 epochs with 10 of warm-up, compressed into 2 iterations.
-    assert [(s['type'], s['begin'], s['end']) for s in res['schedule']] == [
-        ('LinearLR', 0, 1), ('CosineAnnealingLR', 0, 2)]
+    assert [(s['type'], s['begin'], s['end'])
+            for s in res['schedule']] == [('LinearLR', 0, 1), ('CosineAnnealingLR', 0, 2)]
     assert all(g['lr'] < 9.6 for g in groups)
     # InfoNCE has no distillation cross-entropy: the candidates rank by 1 - CKA.
     assert 'cka_distance' in res['rule']

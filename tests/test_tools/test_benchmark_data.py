@@ -4,19 +4,21 @@ import json
 import os.path as osp
 
 import pytest
-
 from conftest import DEMO_CONFIG, ROOT
 
-_spec = importlib.util.spec_from_file_location(
-    'benchmark_data', osp.join(ROOT, 'tools/analysis/benchmark_data.py'))
+_path = osp.join(ROOT, 'tools/analysis/benchmark_data.py')
+_spec = importlib.util.spec_from_file_location('benchmark_data', _path)
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 
 def test_pipeline_throughput_json(photos_dir, tmp_path):
     out = tmp_path / 'data.json'
-    result = bench.main([DEMO_CONFIG, '--images', str(photos_dir), '--num-images', '3',
-                         '--profile', '--json', str(out)])
+    result = bench.main([
+        DEMO_CONFIG, '--images',
+        str(photos_dir), '--num-images', '3', '--profile', '--json',
+        str(out)
+    ])
     assert json.loads(out.read_text()) == result
     assert result['images'] == 3
     assert result['images_per_s_per_worker'] > 0 and result['ms_per_image'] > 0
@@ -42,8 +44,8 @@ def test_in_memory_dataset_with_batched_preprocessor(monkeypatch):
         return out
 
     monkeypatch.setattr(BatchMultiCropPreprocessor, 'forward', counted)
-    result = bench.main([IBOT_CONFIG, '--num-images', '20', '--cfg-options',
-                         'train_dataloader.batch_size=8'])
+    result = bench.main(
+        [IBOT_CONFIG, '--num-images', '20', '--cfg-options', 'train_dataloader.batch_size=8'])
     assert result['images'] == 20 and result['batched_preprocessor']
     assert [len(c) for c in calls] == [6, 6, 6] and calls[0][0] == (8, 3, 28, 28)
     assert calls[-1][0] == (4, 3, 28, 28) and result['cpu_seconds'] > 0

@@ -5,18 +5,19 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import DEMO_CONFIG, ROOT, tiny_model_cfg
 from mmpretrain.registry import MODELS
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import DEMO_CONFIG, ROOT, tiny_model_cfg
-
-_spec = importlib.util.spec_from_file_location(
-    'benchmark_train', osp.join(ROOT, 'tools/analysis/benchmark_train.py'))
+_path = osp.join(ROOT, 'tools/analysis/benchmark_train.py')
+_spec = importlib.util.spec_from_file_location('benchmark_train', _path)
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
-TINY = ['model.backbone.arch.num_layers=1', 'model.neck.base_depth=1',
-        'model.head.out_channels=256', 'model.loss.out_channels=256']
+TINY = [
+    'model.backbone.arch.num_layers=1', 'model.neck.base_depth=1', 'model.head.out_channels=256',
+    'model.loss.out_channels=256'
+]
 FIELDS = ('images_per_s', 'step_time_s', 'step_time_min_s', 'peak_memory_mb', 'gflops_per_step',
           'gflops_per_image', 'tflops_per_s', 'params_m')
 
@@ -24,9 +25,11 @@ FIELDS = ('images_per_s', 'step_time_s', 'step_time_min_s', 'peak_memory_mb', 'g
 @pytest.mark.slow
 def test_two_configs_synthetic_json(tmp_path):
     out = tmp_path / 'bench.json'
-    result = bench.main([DEMO_CONFIG, DEMO_CONFIG, '--device', 'cpu', '--batch-size', '2',
-                         '--iters', '1', '--warmup', '1', '--json', str(out),
-                         '--cfg-options', *TINY])
+    result = bench.main([
+        DEMO_CONFIG, DEMO_CONFIG, '--device', 'cpu', '--batch-size', '2', '--iters', '1',
+        '--warmup', '1', '--json',
+        str(out), '--cfg-options', *TINY
+    ])
     saved = json.loads(out.read_text())
     assert saved['results'] == json.loads(json.dumps(result['results']))
     assert len(saved['results']) == 2
@@ -56,11 +59,12 @@ def test_flop_count_includes_cpu_attention():
 
 @pytest.mark.slow
 def test_real_batches_from_the_dataloader(photos_dir, tmp_path):
-    result = bench.main([DEMO_CONFIG, '--device', 'cpu', '--real', '--batch-size', '2',
-                         '--iters', '1', '--warmup', '0', '--no-flops', '--cfg-options', *TINY,
-                         f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
-                         'train_dataloader.num_workers=0',
-                         'train_dataloader.persistent_workers=False'])
+    result = bench.main([
+        DEMO_CONFIG, '--device', 'cpu', '--real', '--batch-size', '2', '--iters', '1', '--warmup',
+        '0', '--no-flops', '--cfg-options', *TINY,
+        f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'
+    ])
     (r, ) = result['results']
     assert r['data'] == 'real' and r['images_per_s'] > 0 and r['peak_memory_mb'] > 0
     assert 'tflops_per_s' not in r

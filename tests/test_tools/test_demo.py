@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT
+from demo import GRID, PhotoTiles, tile_grid
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-from conftest import ROOT
-from demo import GRID, PhotoTiles, tile_grid
 from mmhssl.utils import load_checkpoint_file
 
 
@@ -51,9 +51,14 @@ def test_photo_tiles_are_labelled_by_photo(photos_dir):
 
 def test_smoke_demo_trains_evaluates_draws_and_exports(photos_dir, tmp_path):
     work_dir = tmp_path / 'demo'
-    proc = subprocess.run(
-        [sys.executable, 'tools/demo.py', '--smoke', '--work-dir', str(work_dir), '--data',
-         photos_dir], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([
+        sys.executable, 'tools/demo.py', '--smoke', '--work-dir',
+        str(work_dir), '--data', photos_dir
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     line = re.search(r'photo kNN top-1\s+before ([\d.]+) % -> after ([\d.]+) %', out)

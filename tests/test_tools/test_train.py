@@ -6,13 +6,13 @@ import sys
 
 import pytest
 import torch
+from conftest import DEMO_CONFIG, ROOT, demo_cfg, shrink
 from mmengine.dataset import default_collate
 from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
-from conftest import DEMO_CONFIG, ROOT, demo_cfg, shrink
 from mmhssl.utils import load_checkpoint_file, use_safe_checkpoint_loader
 
 
@@ -62,8 +62,10 @@ def _run(cfg, hooks=()):
 @pytest.mark.slow
 def test_resume_continues_exactly(photos_dir, tmp_path):
     use_safe_checkpoint_loader()  # as tools/train.py
-    common = dict(train_cfg=dict(max_epochs=2), default_hooks=dict(checkpoint=dict(interval=1)),
-                  train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
+    common = dict(
+        train_cfg=dict(max_epochs=2),
+        default_hooks=dict(checkpoint=dict(interval=1)),
+        train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
     full = _run(shrink(demo_cfg(tmp_path / 'full', photos_dir, **common)))
     _run(shrink(demo_cfg(tmp_path / 'split', photos_dir, **common)), hooks=[_Preempt(1)])
     assert osp.exists(tmp_path / 'split' / 'epoch_1.pth')
@@ -78,7 +80,8 @@ def test_resume_continues_exactly(photos_dir, tmp_path):
     for (i, x), (j, y) in zip(sa['state'].items(), sb['state'].items()):
         torch.testing.assert_close(y['exp_avg'], x['exp_avg'], rtol=0, atol=1e-6)
     assert sa['param_groups'][0]['lr'] == pytest.approx(sb['param_groups'][0]['lr'])
-    assert sa['param_groups'][0]['weight_decay'] == pytest.approx(sb['param_groups'][0]['weight_decay'])
+    assert sa['param_groups'][0]['weight_decay'] == pytest.approx(
+        sb['param_groups'][0]['weight_decay'])
 
 
 def test_resume_from_missing_path_is_a_clear_error(tmp_path):
@@ -95,23 +98,36 @@ def _final_state(work_dir):
 @pytest.mark.slow
 def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     """Same global batch: 2 gloo processes x 4 images vs 1 process x 8 images."""
-    opts = [f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
-            'train_dataloader.dataset.dataset.times=2', 'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
-            'model.backbone.drop_path_rate=0.0', 'model.neck.drop_path_rate=0.0',
-            'default_hooks.logger.interval=1']
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
-               OMP_NUM_THREADS='1')
+    opts = [
+        f'train_dataloader.dataset.dataset.dataset.data_root={photos_dir}',
+        'train_dataloader.dataset.dataset.times=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+        'model.backbone.drop_path_rate=0.0', 'model.neck.drop_path_rate=0.0',
+        'default_hooks.logger.interval=1'
+    ]
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+        OMP_NUM_THREADS='1')
     train = osp.join(ROOT, 'tools', 'train.py')
-    one = subprocess.run([sys.executable, train, DEMO_CONFIG, '--work-dir', str(tmp_path / 'one'),
-                          '--cfg-options', 'train_dataloader.batch_size=8', *opts],
-                         env=env, capture_output=True, text=True, timeout=900)
+    one = subprocess.run([
+        sys.executable, train, DEMO_CONFIG, '--work-dir',
+        str(tmp_path / 'one'), '--cfg-options', 'train_dataloader.batch_size=8', *opts
+    ],
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=900)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                          '--master_port=29517', train, DEMO_CONFIG, '--launcher', 'pytorch',
-                          '--work-dir', str(tmp_path / 'two'), '--cfg-options',
-                          'train_dataloader.batch_size=4', *opts],
-                         env=env, capture_output=True, text=True, timeout=900)
+    two = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
+        train, DEMO_CONFIG, '--launcher', 'pytorch', '--work-dir',
+        str(tmp_path / 'two'), '--cfg-options', 'train_dataloader.batch_size=4', *opts
+    ],
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=900)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = _final_state(tmp_path / 'one'), _final_state(tmp_path / 'two')
     assert a.keys() == b.keys()
@@ -139,14 +155,20 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
 @pytest.mark.slow
 def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
     """2 micro-batches of 4 with accumulative_counts=2 vs batches of 8 (constant lr and wd)."""
+
     def run(name, batch, counts):
-        cfg = shrink(demo_cfg(tmp_path / name, photos_dir, train_cfg=dict(max_epochs=1),
-                              optim_wrapper=dict(accumulative_counts=counts),
-                              train_dataloader=dict(batch_size=batch, drop_last=True,
-                                                    dataset=dict(dataset=dict(times=2)))),
-                     drop_path=False)
+        cfg = shrink(
+            demo_cfg(
+                tmp_path / name,
+                photos_dir,
+                train_cfg=dict(max_epochs=1),
+                optim_wrapper=dict(accumulative_counts=counts),
+                train_dataloader=dict(
+                    batch_size=batch, drop_last=True, dataset=dict(dataset=dict(times=2)))),
+            drop_path=False)
         cfg.param_scheduler = []  # lr schedules step per iteration, not per optimizer step
         return _run(cfg)
+
     big, acc = run('big', 8, 1), run('acc', 4, 2)
     assert acc.iter == 2 * big.iter
     a, b = big.model.state_dict(), acc.model.state_dict()
@@ -156,16 +178,22 @@ def test_gradient_accumulation_equals_a_larger_batch(photos_dir, tmp_path):
             c = a[k].numel() // 3
             d = float(torch.cat([(a[k] - b[k])[:c], (a[k] - b[k])[2 * c:]]).abs().max())
         assert d <= 1e-5, (k, d)
-    assert not torch.equal(a['loss_module.cls_center'], torch.zeros_like(a['loss_module.cls_center']))
+    assert not torch.equal(a['loss_module.cls_center'], torch.zeros_like(
+        a['loss_module.cls_center']))
 
 
 def _window_cfg(work_dir, photos_dir, **kw):
     """3 iterations per epoch, 2 micro-batches per step: a window spans the end of epoch 1."""
-    return shrink(demo_cfg(work_dir, photos_dir, train_cfg=dict(max_epochs=2),
-                           optim_wrapper=dict(accumulative_counts=2),
-                           default_hooks=dict(checkpoint=dict(interval=1)),
-                           train_dataloader=dict(batch_size=5, drop_last=True,
-                                                 dataset=dict(dataset=dict(times=1))), **kw))
+    return shrink(
+        demo_cfg(
+            work_dir,
+            photos_dir,
+            train_cfg=dict(max_epochs=2),
+            optim_wrapper=dict(accumulative_counts=2),
+            default_hooks=dict(checkpoint=dict(interval=1)),
+            train_dataloader=dict(
+                batch_size=5, drop_last=True, dataset=dict(dataset=dict(times=1))),
+            **kw))
 
 
 @pytest.mark.slow
@@ -197,8 +225,8 @@ def test_load_from_takes_the_weights_but_not_the_run_state(photos_dir, tmp_path)
     path = str(tmp_path / 'a' / 'epoch_1.pth')
     saved = load_checkpoint_file(path)['meta']
     for resume in (False, True):
-        runner = Runner.from_cfg(_window_cfg(tmp_path / f'b{resume}', photos_dir,
-                                             load_from=path, resume=resume))
+        runner = Runner.from_cfg(
+            _window_cfg(tmp_path / f'b{resume}', photos_dir, load_from=path, resume=resume))
         runner.load_or_resume()
         if not resume:  # a resume builds it to load its state
             runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)

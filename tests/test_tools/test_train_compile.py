@@ -2,9 +2,8 @@
 import importlib.util
 import os.path as osp
 
-from mmengine.config import Config
-
 from conftest import DEMO_CONFIG, ROOT
+from mmengine.config import Config
 
 _spec = importlib.util.spec_from_file_location('train_tool', osp.join(ROOT, 'tools/train.py'))
 train_tool = importlib.util.module_from_spec(_spec)

@@ -1,9 +1,9 @@
 import os.path as osp
 
 import pytest
+from zoo_table import END, START, main, make_table, render_block, replace_block
 
 from mmhssl.apis.metafiles import metafile_entries, zoo_root
-from zoo_table import END, START, main, make_table, render_block, replace_block
 
 
 def test_readme_table_matches_the_metafiles():

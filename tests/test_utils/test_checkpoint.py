@@ -90,8 +90,17 @@ def test_plain_pickle_of_numpy_history_round_trips(tmp_path):
     buf = HistoryBuffer()
     for v in (1.0, 2.0, 3.5):
         buf.update(v)
-    ckpt = {'state_dict': {}, 'message_hub': {'log_scalars': {'train/loss': buf},
-                                              'runtime_info': {'iter': 3}}}
+    ckpt = {
+        'state_dict': {},
+        'message_hub': {
+            'log_scalars': {
+                'train/loss': buf
+            },
+            'runtime_info': {
+                'iter': 3
+            }
+        }
+    }
     save_checkpoint_atomic(ckpt, str(tmp_path / 'c.pth'))
     out = load_checkpoint_file(str(tmp_path / 'c.pth'))['message_hub']['log_scalars']['train/loss']
     assert isinstance(out, HistoryBuffer)
@@ -104,8 +113,19 @@ def _training_checkpoint(value: float) -> dict:
     buf = HistoryBuffer()
     for v in (1.0, value):
         buf.update(v)
-    return {'state_dict': {'w': torch.full((3,), value)},
-            'message_hub': {'log_scalars': {'train/loss': buf}, 'runtime_info': {'iter': 2}}}
+    return {
+        'state_dict': {
+            'w': torch.full((3, ), value)
+        },
+        'message_hub': {
+            'log_scalars': {
+                'train/loss': buf
+            },
+            'runtime_info': {
+                'iter': 2
+            }
+        }
+    }
 
 
 def test_runner_checkpoints_resume_through_the_safe_loader(tmp_path):
@@ -122,7 +142,7 @@ def test_runner_checkpoints_resume_through_the_safe_loader(tmp_path):
     loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     buf = loaded['message_hub']['log_scalars']['train/loss']
     assert isinstance(buf, HistoryBuffer) and buf.current() == 2.0 and buf.mean() == 1.5
-    assert torch.equal(loaded['state_dict']['w'], torch.full((3,), 2.0))
+    assert torch.equal(loaded['state_dict']['w'], torch.full((3, ), 2.0))
 
 
 def test_atomic_backend_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypatch):
@@ -152,12 +172,12 @@ def test_atomic_backend_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypa
 
 
 def test_default_runtime_writes_atomic_safe_loadable_checkpoints():
-    from mmengine.config import Config
-
     from conftest import ROOT
+    from mmengine.config import Config
     hooks = Config.fromfile(os.path.join(ROOT, 'configs/_base_/default_runtime.py')).default_hooks
-    assert isinstance(get_file_backend('work_dirs', backend_args=hooks.checkpoint.backend_args),
-                      AtomicLocalBackend)
+    assert isinstance(
+        get_file_backend('work_dirs', backend_args=hooks.checkpoint.backend_args),
+        AtomicLocalBackend)
     assert any(h.get('type') == 'PlainHistoryHook' for h in hooks.values())
 
 

@@ -3,10 +3,10 @@ import os.path as osp
 import socket
 
 import pytest
+from zoo_server import FileServer, sha256_bytes, tiny_checkpoint
 
 from mmhssl.utils.download import (ChecksumError, DownloadError, default_cache_dir, download_file,
                                    verify_sha256)
-from zoo_server import FileServer, sha256_bytes, tiny_checkpoint
 
 NAME = 'tiny-hssl.pth'
 

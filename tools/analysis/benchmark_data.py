@@ -24,29 +24,37 @@ import os.path as osp
 import pstats
 import time
 
-import mmhssl  # noqa: F401  (registers modules)
 import torch
-from mmengine.config import Config, DictAction
 from mmcv.transforms import Compose
+from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import TRANSFORMS
 
+import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.datasets.image_folder import IMAGE_EXTENSIONS
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark the training data pipeline.')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--images', help='folder of images to feed the pipeline (default: the '
-                        'config\'s own training dataset, e.g. in-memory Fashion-MNIST)')
+    parser.add_argument(
+        '--images',
+        help='folder of images to feed the pipeline (default: the '
+        'config\'s own training dataset, e.g. in-memory Fashion-MNIST)')
     parser.add_argument('--num-images', type=int, default=32, help='images to process')
     parser.add_argument('--repeat', type=int, default=1, help='passes over the images')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads (default 1, as in a dataloader worker process)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch threads (default 1, as in a dataloader worker process)')
     parser.add_argument('--profile', action='store_true', help='print the cProfile top functions')
     parser.add_argument('--json', help='write the results to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -79,8 +87,8 @@ def main(argv=None) -> dict:
     # Dataloader worker processes run PyTorch with one thread; the main process (num_workers=0)
     # uses all cores, which makes PackInputs' small copies much slower on a busy machine.
     torch.set_num_threads(args.threads)
-    pipeline = Compose([TRANSFORMS.build(t) for t in
-                        innermost_dataset(cfg.train_dataloader.dataset)['pipeline']])
+    pipeline = Compose(
+        [TRANSFORMS.build(t) for t in innermost_dataset(cfg.train_dataloader.dataset)['pipeline']])
     item = _items(cfg, args, pipeline)
     # A batched preprocessor does the augmentation after collation: time it with the pipeline.
     pre_cfg = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
@@ -106,10 +114,16 @@ def main(argv=None) -> dict:
     if profiler:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    result = dict(config=args.config, threads=args.threads, images=n, seconds=elapsed,
-                  cpu_seconds=cpu, images_per_s_per_worker=n / elapsed,
-                  images_per_cpu_s=n / cpu, ms_per_image=1000 * elapsed / n,
-                  batched_preprocessor=preprocessor is not None)
+    result = dict(
+        config=args.config,
+        threads=args.threads,
+        images=n,
+        seconds=elapsed,
+        cpu_seconds=cpu,
+        images_per_s_per_worker=n / elapsed,
+        images_per_cpu_s=n / cpu,
+        ms_per_image=1000 * elapsed / n,
+        batched_preprocessor=preprocessor is not None)
     print(f'{n} images in {elapsed:.2f} s ({cpu:.2f} s of CPU): '
           f'{result["images_per_s_per_worker"]:.2f} images/s per worker, '
           f'{result["images_per_cpu_s"]:.2f} images per CPU-second '

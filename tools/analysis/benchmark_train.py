@@ -20,7 +20,6 @@ import resource
 import time
 from typing import Dict, List, Optional, Tuple
 
-import mmhssl  # noqa: F401  (registers modules)
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
@@ -28,9 +27,9 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
-from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
-                                      sdpa_flop_count)
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.datasets.transforms.masking import BlockMaskGenerator
 
 DTYPES = {'fp32': None, 'bf16': 'bfloat16', 'fp16': 'float16'}
@@ -39,26 +38,45 @@ DTYPES = {'fp32': None, 'bf16': 'bfloat16', 'fp16': 'float16'}
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark training steps of one or two configs.')
     parser.add_argument('configs', nargs='+', help='one or two config files (ratio = 2nd / 1st)')
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help='images per step (default: the config\'s train batch size)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=None,
+        help='images per step (default: the config\'s train batch size)')
     parser.add_argument('--iters', type=int, default=20, help='timed training steps')
     parser.add_argument('--warmup', type=int, default=5, help='untimed steps first')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        choices=['cpu', 'cuda'])
-    parser.add_argument('--dtype', default='fp32', choices=list(DTYPES),
-                        help='fp32, or autocast in bf16/fp16 (AMP optimizer wrapper)')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--dtype',
+        default='fp32',
+        choices=list(DTYPES),
+        help='fp32, or autocast in bf16/fp16 (AMP optimizer wrapper)')
     data = parser.add_mutually_exclusive_group()
-    data.add_argument('--synthetic', dest='real', action='store_false', default=False,
-                      help='random pixels, the config\'s crop sizes and real block masks (default)')
-    data.add_argument('--real', dest='real', action='store_true',
-                      help='batches from the config\'s train dataloader (includes data loading)')
-    parser.add_argument('--peak-tflops', type=float, default=None,
-                        help='dense peak of the device, to report model-FLOP utilisation (MFU)')
-    parser.add_argument('--no-flops', dest='flops', action='store_false',
-                        help='skip the FLOP count')
+    data.add_argument(
+        '--synthetic',
+        dest='real',
+        action='store_false',
+        default=False,
+        help='random pixels, the config\'s crop sizes and real block masks (default)')
+    data.add_argument(
+        '--real',
+        dest='real',
+        action='store_true',
+        help='batches from the config\'s train dataloader (includes data loading)')
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=None,
+        help='dense peak of the device, to report model-FLOP utilisation (MFU)')
+    parser.add_argument(
+        '--no-flops', dest='flops', action='store_false', help='skip the FLOP count')
     parser.add_argument('--json', help='write the results to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides applied to every config, e.g. model.neck.depth=2')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides applied to every config, e.g. model.neck.depth=2')
     args = parser.parse_args(argv)
     if len(args.configs) > 2:
         parser.error(f'give one or two configs, got {len(args.configs)}.')
@@ -130,8 +148,9 @@ def synthetic_batch(sizes: List[int], masks: Optional[BlockMaskGenerator], batch
                     num_global: int, seed: int) -> dict:
     """A collated batch as the dataloader yields it: uint8 views and per-image masks."""
     gen = torch.Generator().manual_seed(seed)
-    inputs = [torch.randint(0, 256, (batch, 3, s, s), dtype=torch.uint8, generator=gen)
-              for s in sizes]
+    inputs = [
+        torch.randint(0, 256, (batch, 3, s, s), dtype=torch.uint8, generator=gen) for s in sizes
+    ]
     if len(inputs) == 1:
         inputs = inputs[0]
     samples = []
@@ -165,9 +184,11 @@ def flop_counter() -> FlopCounterMode:
     """torch's FLOP counter with two corrections: the CPU fused-attention kernels are counted
     (as SDPA; torch counts 0) and grouped convolutions' backward is counted per group."""
     aten = torch.ops.aten
-    custom = {aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
-              aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward_flops,
-              aten.convolution_backward: _conv_backward_flops}
+    custom = {
+        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward_flops,
+        aten.convolution_backward: _conv_backward_flops
+    }
     return FlopCounterMode(display=False, custom_mapping=custom)
 
 
@@ -209,6 +230,7 @@ def benchmark(path: str, args) -> Dict[str, object]:
         def batches():
             while True:
                 yield from loader
+
         stream = batches()
         next_batch = lambda i: next(stream)  # noqa: E731
     else:
@@ -237,27 +259,41 @@ def benchmark(path: str, args) -> Dict[str, object]:
         losses.append(float(torch.as_tensor(log_vars['loss']).detach()))
     step = sum(times) / len(times)
     result = dict(
-        config=path, device=args.device, dtype=args.dtype,
+        config=path,
+        device=args.device,
+        dtype=args.dtype,
         data='real' if args.real else 'synthetic',
-        batch_size=batch_size, iters=args.iters, warmup=args.warmup, params_m=num_params / 1e6,
-        step_time_s=step, step_time_min_s=min(times), images_per_s=batch_size / step,
-        peak_memory_mb=peak_memory_mb(args.device), final_loss=losses[-1])
+        batch_size=batch_size,
+        iters=args.iters,
+        warmup=args.warmup,
+        params_m=num_params / 1e6,
+        step_time_s=step,
+        step_time_min_s=min(times),
+        images_per_s=batch_size / step,
+        peak_memory_mb=peak_memory_mb(args.device),
+        final_loss=losses[-1])
     if args.flops:
-        result.update(gflops_per_step=flops / 1e9, gflops_per_image=flops / batch_size / 1e9,
-                      tflops_per_s=flops / step / 1e12)
+        result.update(
+            gflops_per_step=flops / 1e9,
+            gflops_per_image=flops / batch_size / 1e9,
+            tflops_per_s=flops / step / 1e12)
         if args.peak_tflops:
             result['mfu'] = result['tflops_per_s'] / args.peak_tflops
     return result
 
 
 def format_table(results: List[dict], ratio: Optional[dict]) -> str:
-    keys = ['images_per_s', 'step_time_s', 'peak_memory_mb', 'gflops_per_image', 'tflops_per_s',
-            'mfu', 'params_m']
+    keys = [
+        'images_per_s', 'step_time_s', 'peak_memory_mb', 'gflops_per_image', 'tflops_per_s', 'mfu',
+        'params_m'
+    ]
     keys = [k for k in keys if any(k in r for r in results)]
     names = [r['config'].rsplit('/', 1)[-1] for r in results]
     width = max(len(n) for n in names + ['metric']) + 2
-    lines = ['metric'.ljust(18) + ''.join(n.rjust(width) for n in names)
-             + ('ratio (2nd/1st)'.rjust(18) if ratio else '')]
+    lines = [
+        'metric'.ljust(18) + ''.join(n.rjust(width) for n in names) +
+        ('ratio (2nd/1st)'.rjust(18) if ratio else '')
+    ]
     for k in keys:
         row = k.ljust(18) + ''.join(f'{r.get(k, float("nan")):.4g}'.rjust(width) for r in results)
         if ratio and k in ratio:
@@ -271,12 +307,15 @@ def main(argv=None) -> dict:
     results = [benchmark(path, args) for path in args.configs]
     ratio = None
     if len(results) == 2:
-        ratio = {k: results[1][k] / results[0][k] for k in
-                 ('step_time_s', 'images_per_s', 'peak_memory_mb', 'gflops_per_image',
-                  'tflops_per_s') if results[0].get(k)}
-    meta = dict(torch=torch.__version__,
-                device_name=(torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'),
-                threads=torch.get_num_threads())
+        ratio = {
+            k: results[1][k] / results[0][k]
+            for k in ('step_time_s', 'images_per_s', 'peak_memory_mb', 'gflops_per_image',
+                      'tflops_per_s') if results[0].get(k)
+        }
+    meta = dict(
+        torch=torch.__version__,
+        device_name=(torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'),
+        threads=torch.get_num_threads())
     out = dict(meta=meta, results=results, ratio=ratio)
     print(format_table(results, ratio))
     if args.json:

@@ -24,10 +24,15 @@ from mmhssl.utils.checkpoint import load_checkpoint_file
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('checkpoint', help='HSSL training checkpoint (student and teacher weights)')
-    p.add_argument('--config', default=None,
-                   help='training config; defaults to the one stored in the checkpoint')
-    p.add_argument('--data-root', default=None, help='images to measure on (default: the '
-                   "config's training images)")
+    p.add_argument(
+        '--config',
+        default=None,
+        help='training config; defaults to the one stored in the checkpoint')
+    p.add_argument(
+        '--data-root',
+        default=None,
+        help='images to measure on (default: the '
+        "config's training images)")
     p.add_argument('--num-images', type=int, default=16)
     p.add_argument('--views', type=int, default=4, help='random global crops per image')
     p.add_argument('--seed', type=int, default=0)
@@ -61,8 +66,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
     dataset = base_dataset(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
     idx = list(range(min(args.num_images, len(dataset))))
     images = heldout_batch(dataset, idx, args.views, model.data_preprocessor)
-    result = dict(hssl_discrepancy(model, images), checkpoint=args.checkpoint,
-                  num_images=len(idx), num_views=int(images.shape[0]))
+    result = dict(
+        hssl_discrepancy(model, images),
+        checkpoint=args.checkpoint,
+        num_images=len(idx),
+        num_views=int(images.shape[0]))
     print(f"distillation CE (teacher aux -> student base): "
           f"{'n/a' if result['ce'] is None else format(result['ce'], '.4f')}")
     print(f"1 - linear CKA (student base vs teacher aux):  {result['cka_distance']:.4f}")

@@ -25,7 +25,6 @@ import os.path as osp
 import statistics
 import time
 
-import mmhssl  # noqa: F401  (registers modules)
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -33,15 +32,17 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
-from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy,
-                               linear_probe, pixel_features, write_json)
+import mmhssl  # noqa: F401  (registers modules)
+from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy, linear_probe,
+                               pixel_features, write_json)
 from mmhssl.utils import use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
     'iBOT': f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb128-6e_fashion-mnist.py',
     'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
-    'HSSL-iBOT (MLP head)': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb128-6e_fashion-mnist.py',
+    'HSSL-iBOT (MLP head)':
+    f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb128-6e_fashion-mnist.py',
 }
 BASELINE, CONTROL = 'iBOT', 'HSSL-iBOT (MLP head)'
 KNN_K, KNN_T = 20, 0.07
@@ -51,34 +52,62 @@ RANDOM, PIXELS = 'Random init', 'Raw pixels'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--epochs', type=int, default=6)
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
-                        help='seeds of iBOT and HSSL-iBOT (and of the random-init features)')
-    parser.add_argument('--control-seeds', type=int, nargs='*', default=[0],
-                        help='seeds of the MLP-head control')
-    parser.add_argument('--num-per-class', type=int, default=None,
-                        help='pretraining images per class (default: all 6,000)')
-    parser.add_argument('--eval-num-per-class', type=int, default=None,
-                        help='kNN memory / linear-probe training images per class (default: all)')
-    parser.add_argument('--test-num-per-class', type=int, default=None,
-                        help='test images per class (default: all 1,000)')
-    parser.add_argument('--online-num-per-class', type=int, nargs=2, metavar=('TRAIN', 'TEST'),
-                        help="online kNN subsets per class (default: the config's 200 and 100)")
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        default=[0, 1, 2],
+        help='seeds of iBOT and HSSL-iBOT (and of the random-init features)')
+    parser.add_argument(
+        '--control-seeds', type=int, nargs='*', default=[0], help='seeds of the MLP-head control')
+    parser.add_argument(
+        '--num-per-class',
+        type=int,
+        default=None,
+        help='pretraining images per class (default: all 6,000)')
+    parser.add_argument(
+        '--eval-num-per-class',
+        type=int,
+        default=None,
+        help='kNN memory / linear-probe training images per class (default: all)')
+    parser.add_argument(
+        '--test-num-per-class',
+        type=int,
+        default=None,
+        help='test images per class (default: all 1,000)')
+    parser.add_argument(
+        '--online-num-per-class',
+        type=int,
+        nargs=2,
+        metavar=('TRAIN', 'TEST'),
+        help="online kNN subsets per class (default: the config's 200 and 100)")
     parser.add_argument('--batch-size', type=int, default=None, help="default: the config's")
     parser.add_argument('--linear-epochs', type=int, default=50)
     parser.add_argument('--data-root', help='folder of the IDX files (default: the Debian one)')
-    parser.add_argument('--time-limit', type=float, default=None, metavar='MIN',
-                        help='stop after the epoch that passes MIN minutes of this sitting (at '
-                        'least one epoch is trained); the next call resumes')
-    parser.add_argument('--only', nargs='+', metavar='RUN',
-                        help='run only these runs, e.g. "iBOT/0" "HSSL-iBOT/1" "Raw pixels"')
+    parser.add_argument(
+        '--time-limit',
+        type=float,
+        default=None,
+        metavar='MIN',
+        help='stop after the epoch that passes MIN minutes of this sitting (at '
+        'least one epoch is trained); the next call resumes')
+    parser.add_argument(
+        '--only',
+        nargs='+',
+        metavar='RUN',
+        help='run only these runs, e.g. "iBOT/0" "HSSL-iBOT/1" "Raw pixels"')
     parser.add_argument('--work-dir', default='work_dirs/fashion_mnist')
-    parser.add_argument('--out', default='docs/results/fashion_mnist',
-                        help='output stem: OUT.json, OUT.md and OUT.png')
-    parser.add_argument('--render-only', action='store_true',
-                        help='only rewrite OUT.md and OUT.png from OUT.json')
-    parser.add_argument('--publish', metavar='DIR',
-                        help='export the teacher backbone of the best-kNN seed of iBOT and '
-                        'HSSL-iBOT into DIR (zoo weights) and print their metafile numbers')
+    parser.add_argument(
+        '--out',
+        default='docs/results/fashion_mnist',
+        help='output stem: OUT.json, OUT.md and OUT.png')
+    parser.add_argument(
+        '--render-only', action='store_true', help='only rewrite OUT.md and OUT.png from OUT.json')
+    parser.add_argument(
+        '--publish',
+        metavar='DIR',
+        help='export the teacher backbone of the best-kNN seed of iBOT and '
+        'HSSL-iBOT into DIR (zoo weights) and print their metafile numbers')
     return parser.parse_args(argv)
 
 
@@ -142,9 +171,11 @@ def build_cfg(method: str, seed: int, args) -> Config:
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=1)
     cfg.resume = True  # continues from work_dir's last checkpoint when there is one
     if args.data_root:
+
         def point(node):
             if node.get('type') == 'LocalFashionMNIST':
                 node['data_root'] = args.data_root
+
         for key in ('train_dataloader', 'eval_dataloaders', 'custom_hooks'):
             _walk(cfg[key], point)
     return cfg
@@ -153,30 +184,38 @@ def build_cfg(method: str, seed: int, args) -> Config:
 def setting_of(args) -> dict:
     """What must be equal for runs to share a table (the configs by content hash)."""
     digest = {m: hashlib.sha256(open(p, 'rb').read()).hexdigest()[:12] for m, p in METHODS.items()}
-    return dict(epochs=args.epochs, num_per_class=args.num_per_class,
-                eval_num_per_class=args.eval_num_per_class,
-                test_num_per_class=args.test_num_per_class, batch_size=args.batch_size,
-                online_num_per_class=args.online_num_per_class, linear_epochs=args.linear_epochs,
-                configs=METHODS, config_sha256=digest, knn=dict(k=KNN_K, temperature=KNN_T))
+    return dict(
+        epochs=args.epochs,
+        num_per_class=args.num_per_class,
+        eval_num_per_class=args.eval_num_per_class,
+        test_num_per_class=args.test_num_per_class,
+        batch_size=args.batch_size,
+        online_num_per_class=args.online_num_per_class,
+        linear_epochs=args.linear_epochs,
+        configs=METHODS,
+        config_sha256=digest,
+        knn=dict(k=KNN_K, temperature=KNN_T))
 
 
 def evaluate(train, test, args) -> dict:
     (xtr, ytr), (xte, yte) = train, test
-    return dict(knn=knn_accuracy(xtr, ytr, xte, yte, 10, KNN_K, KNN_T),
-                linear=linear_probe(xtr, ytr, xte, yte, 10, epochs=args.linear_epochs))
+    return dict(
+        knn=knn_accuracy(xtr, ytr, xte, yte, 10, KNN_K, KNN_T),
+        linear=linear_probe(xtr, ytr, xte, yte, 10, epochs=args.linear_epochs))
 
 
 def pixels_of(dataset_cfg: dict):
     dataset = DATASETS.build(dict(copy.deepcopy(dataset_cfg), pipeline=[]))
-    images = torch.stack([torch.from_numpy(dataset.get_data_info(i)['img'][..., 0])
-                          for i in range(len(dataset))])
+    images = torch.stack(
+        [torch.from_numpy(dataset.get_data_info(i)['img'][..., 0]) for i in range(len(dataset))])
     return pixel_features(images), torch.from_numpy(dataset.get_gt_labels())
 
 
 def raw_pixels(args) -> dict:
     cfg = build_cfg(BASELINE, 0, args)
-    result = evaluate(pixels_of(cfg.eval_dataloaders.train.dataset),
-                      pixels_of(cfg.eval_dataloaders.test.dataset), args)
+    result = evaluate(
+        pixels_of(cfg.eval_dataloaders.train.dataset), pixels_of(cfg.eval_dataloaders.test.dataset),
+        args)
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
     (xtr, ytr), (xte, yte) = pixels_of(hook['train_dataset']), pixels_of(hook['test_dataset'])
     result['online_subset_knn'] = knn_accuracy(xtr, ytr, xte, yte, 10, hook['k'],
@@ -246,9 +285,13 @@ def train(method: str, seed: int, args, deadline: float):
     curve = [[step / iters_per_epoch, top1] for step, top1 in online_curve(cfg.work_dir)]
     ckpt = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
     result = evaluate(**_features(cfg, ckpt), args=args)
-    result.update(train_minutes=sum(s['minutes'] for s in segments), sittings=len(segments),
-                  iterations=runner.iter, online_knn=curve, checkpoint=ckpt,
-                  config=METHODS[method])
+    result.update(
+        train_minutes=sum(s['minutes'] for s in segments),
+        sittings=len(segments),
+        iterations=runner.iter,
+        online_knn=curve,
+        checkpoint=ckpt,
+        config=METHODS[method])
     return result
 
 
@@ -317,8 +360,11 @@ def main(argv=None) -> dict:
             if result is None:
                 print(f'Time limit reached inside {key}; the next call resumes it.')
                 break
-        result.update(method=method, seed=None if method == PIXELS else int(seed),
-                      date=time.strftime('%Y-%m-%d'), environment=environment_info())
+        result.update(
+            method=method,
+            seed=None if method == PIXELS else int(seed),
+            date=time.strftime('%Y-%m-%d'),
+            environment=environment_info())
         report = store(args, key, result)
         render(report, args.out)
     report = load_report(args)
@@ -358,8 +404,10 @@ def publish(report: dict, args) -> None:
             continue
         best = max(runs, key=lambda r: r['knn']['top1'])
         stem = osp.splitext(osp.basename(METHODS[method]))[0]
-        path, digest = export_backbone(best['checkpoint'], osp.join(args.publish, stem + '.pth'),
-                                       meta=dict(benchmark_run=f'{method}/{best["seed"]}'))
+        path, digest = export_backbone(
+            best['checkpoint'],
+            osp.join(args.publish, stem + '.pth'),
+            meta=dict(benchmark_run=f'{method}/{best["seed"]}'))
         subset = zoo_knn(build_cfg(method, best['seed'], args), path)
         print(f'{method} seed {best["seed"]}: {path}\n  SHA256: {digest}\n  kNN top-1 (full '
               f'test split) {best["knn"]["top1"]:.2f}, linear {best["linear"]["top1"]:.2f}, '
@@ -408,14 +456,15 @@ def summary_lines(report: dict) -> list:
     if by.get(BASELINE) and by.get('HSSL-iBOT'):
         base = {r['seed']: r for r in by[BASELINE]}
         for metric in ('knn', 'linear'):
-            diffs = [r[metric]['top1'] - base[r['seed']][metric]['top1']
-                     for r in by['HSSL-iBOT'] if r['seed'] in base]
+            diffs = [
+                r[metric]['top1'] - base[r['seed']][metric]['top1'] for r in by['HSSL-iBOT']
+                if r['seed'] in base
+            ]
             if diffs:
                 mean, std = _stats(diffs)
-                lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, paired by seed: '
-                             + ', '.join(f'{d:+.2f}' for d in diffs)
-                             + (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None
-                                else '.'))
+                lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, paired by seed: ' +
+                             ', '.join(f'{d:+.2f}' for d in diffs) +
+                             (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None else '.'))
     if PIXELS in by:
         px = by[PIXELS][0]
         lines.append(f'- Raw pixels: kNN {px["knn"]["top1"]:.2f}, linear '
@@ -435,20 +484,24 @@ def write_markdown(report: dict, path: str) -> None:
                     r['environment']['mmpretrain'], r['environment']['mmhssl'])
                    for r in report['runs'].values()})
     lines = [
-        '# Fashion-MNIST: iBOT vs HSSL-iBOT vs random init and raw pixels', '',
+        '# Fashion-MNIST: iBOT vs HSSL-iBOT vs random init and raw pixels',
+        '',
         'Command (resumable, sittings may run side by side with `--only`): '
         '`make benchmark-fmnist`, i.e. `python tools/benchmarks/fashion_mnist.py` with the '
-        'defaults below.', '',
+        'defaults below.',
+        '',
         'Measured: ' + '; '.join(f'{d} on {dev} (torch {t}, mmpretrain {p}, mmhssl {h})'
-                                 for d, dev, t, p, h in envs) + '.', '',
+                                 for d, dev, t, p, h in envs) + '.',
+        '',
         f'Setting: mini ViT (64 wide, 4 blocks, patch 4, 28 px), {s["epochs"]} epochs of '
         f'{s["num_per_class"] or 6000} images per class, batch {s["batch_size"] or 64}; '
         f'evaluation of the teacher base model\'s class token with kNN (k={KNN_K}, T={KNN_T}, '
         'cosine, weighted votes) and a linear probe (SGD on standardised features, lr chosen on '
         'a held-out 10 % of the training features), memory / training set: '
         f'{s["eval_num_per_class"] or 6000} training images per class; queries: '
-        f'{s["test_num_per_class"] or 1000} test images per class. Configs: '
-        + ', '.join(f'`{p}`' for p in s['configs'].values()) + '.', '',
+        f'{s["test_num_per_class"] or 1000} test images per class. Configs: ' +
+        ', '.join(f'`{p}`' for p in s['configs'].values()) + '.',
+        '',
         '| Method | Seeds | kNN top-1 | Linear top-1 | Pretraining (min per run) |',
         '|---|---|---|---|---|',
     ]
@@ -461,11 +514,15 @@ def write_markdown(report: dict, path: str) -> None:
         lines.append(f'| {method} | {seeds} | {_fmt_ms([r["knn"]["top1"] for r in runs])} | '
                      f'{_fmt_ms([r["linear"]["top1"] for r in runs])} | '
                      f'{_fmt_ms(minutes) if minutes else "-"} |')
-    lines += ['', 'Mean ± sample standard deviation over seeds. Per-run values are in '
-              f'`{osp.basename(path)[:-3]}.json`. Minutes are wall-clock on a shared machine.',
-              '', '## Checks (generated)', ''] + summary_lines(report)
-    lines += ['', '![online kNN](' + osp.basename(path)[:-3] + '.png)', '',
-              'Online kNN: the teacher on the online subsets, after every epoch.', '']
+    lines += [
+        '', 'Mean ± sample standard deviation over seeds. Per-run values are in '
+        f'`{osp.basename(path)[:-3]}.json`. Minutes are wall-clock on a shared machine.', '',
+        '## Checks (generated)', ''
+    ] + summary_lines(report)
+    lines += [
+        '', '![online kNN](' + osp.basename(path)[:-3] + '.png)', '',
+        'Online kNN: the teacher on the online subsets, after every epoch.', ''
+    ]
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
 
@@ -481,12 +538,18 @@ def plot_curves(report: dict, path: str) -> None:
         if 'online_knn' not in r or not r['online_knn']:
             continue
         x, y = zip(*r['online_knn'])
-        ax.plot(x, y, styles[r['seed'] % len(styles)], marker='o', markersize=3,
-                color=colors.get(r['method']), label=f'{r["method"]} (seed {r["seed"]})')
+        ax.plot(
+            x,
+            y,
+            styles[r['seed'] % len(styles)],
+            marker='o',
+            markersize=3,
+            color=colors.get(r['method']),
+            label=f'{r["method"]} (seed {r["seed"]})')
     px = report['runs'].get(PIXELS)
     if px:
-        ax.axhline(px['online_subset_knn']['top1'], color='gray', linestyle='--',
-                   label='raw pixels')
+        ax.axhline(
+            px['online_subset_knn']['top1'], color='gray', linestyle='--', label='raw pixels')
     ax.set_xlabel('epoch')
     ax.set_ylabel('teacher kNN top-1 (%)')
     ax.set_title('Fashion-MNIST online kNN (online subsets)', fontsize=9)

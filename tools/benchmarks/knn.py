@@ -12,27 +12,36 @@ when given, supplies ``eval_dataloaders`` instead.
 import argparse
 import os.path as osp
 
-import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
 from mmengine.config import Config, DictAction
 
+import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
 from mmhssl.evaluation import environment_info, features_from_config, knn_accuracy, write_json
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('config', help='config with model.backbone (and eval_dataloaders)')
     parser.add_argument('checkpoint', help='training checkpoint, exported or imported backbone')
-    parser.add_argument('--part', choices=['teacher', 'student'], default='teacher',
-                        help='which base model of a training checkpoint (default: teacher)')
-    parser.add_argument('--feature', choices=['cls', 'patch', 'concat'], default='cls',
-                        help='class token, mean of patch tokens, or class tokens of the last '
-                        '--num-blocks blocks concatenated (default: cls)')
+    parser.add_argument(
+        '--part',
+        choices=['teacher', 'student'],
+        default='teacher',
+        help='which base model of a training checkpoint (default: teacher)')
+    parser.add_argument(
+        '--feature',
+        choices=['cls', 'patch', 'concat'],
+        default='cls',
+        help='class token, mean of patch tokens, or class tokens of the last '
+        '--num-blocks blocks concatenated (default: cls)')
     parser.add_argument('--num-blocks', type=int, default=4, help='blocks for --feature concat')
     parser.add_argument('--data-config', help='config that defines eval_dataloaders')
     parser.add_argument('--device', help='cpu or cuda (default: cuda when available)')
     parser.add_argument('--out', help='result JSON (default: next to the checkpoint)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. '
-                        'eval_dataloaders.train.dataset.num_per_class=1000')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'eval_dataloaders.train.dataset.num_per_class=1000')
 
 
 def load_config(args) -> Config:
@@ -45,11 +54,17 @@ def load_config(args) -> Config:
 
 
 def describe(args, feats) -> dict:
-    return dict(config=args.config, checkpoint=args.checkpoint, part=args.part,
-                feature=args.feature, num_blocks=args.num_blocks if args.feature == 'concat'
-                else None, classes=list(feats['classes'] or []),
-                num_train=len(feats['train'][1]), num_test=len(feats['test'][1]),
-                feature_dim=int(feats['train'][0].shape[1]), environment=environment_info())
+    return dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        part=args.part,
+        feature=args.feature,
+        num_blocks=args.num_blocks if args.feature == 'concat' else None,
+        classes=list(feats['classes'] or []),
+        num_train=len(feats['train'][1]),
+        num_test=len(feats['test'][1]),
+        feature_dim=int(feats['train'][0].shape[1]),
+        environment=environment_info())
 
 
 def main(argv=None) -> dict:
@@ -58,12 +73,17 @@ def main(argv=None) -> dict:
     parser.add_argument('--k', type=int, nargs='+', default=[20], help='neighbours (default 20)')
     parser.add_argument('--temperature', type=float, default=0.07, help='vote temperature')
     args = parser.parse_args(argv)
-    feats = features_from_config(load_config(args), args.checkpoint, args.part, args.feature,
-                                 args.num_blocks, args.device, progress=True)
+    feats = features_from_config(
+        load_config(args),
+        args.checkpoint,
+        args.part,
+        args.feature,
+        args.num_blocks,
+        args.device,
+        progress=True)
     (xtr, ytr), (xte, yte) = feats['train'], feats['test']
     num_classes = len(feats['classes']) if feats['classes'] else None
-    results = [knn_accuracy(xtr, ytr, xte, yte, num_classes, k, args.temperature)
-               for k in args.k]
+    results = [knn_accuracy(xtr, ytr, xte, yte, num_classes, k, args.temperature) for k in args.k]
     report = dict(describe(args, feats), knn=results)
     out = args.out or osp.splitext(args.checkpoint)[0] + f'_knn_{args.feature}.json'
     write_json(out, report)

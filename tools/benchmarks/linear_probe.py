@@ -14,28 +14,42 @@ import sys
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from knn import add_common_args, describe, load_config  # noqa: E402
+
 from mmhssl.evaluation import features_from_config, linear_probe, write_json  # noqa: E402
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_common_args(parser)
-    parser.add_argument('--lrs', type=float, nargs='+', default=[0.001, 0.01, 0.1, 1.0],
-                        help='learning rates to try (SGD, momentum 0.9, cosine)')
+    parser.add_argument(
+        '--lrs',
+        type=float,
+        nargs='+',
+        default=[0.001, 0.01, 0.1, 1.0],
+        help='learning rates to try (SGD, momentum 0.9, cosine)')
     parser.add_argument('--epochs', type=int, default=50)
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--weight-decay', type=float, default=0.0)
-    parser.add_argument('--val-fraction', type=float, default=0.1,
-                        help='part of the train split held out to choose the learning rate')
+    parser.add_argument(
+        '--val-fraction',
+        type=float,
+        default=0.1,
+        help='part of the train split held out to choose the learning rate')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    feats = features_from_config(load_config(args), args.checkpoint, args.part, args.feature,
-                                 args.num_blocks, args.device, progress=True)
+    feats = features_from_config(
+        load_config(args),
+        args.checkpoint,
+        args.part,
+        args.feature,
+        args.num_blocks,
+        args.device,
+        progress=True)
     (xtr, ytr), (xte, yte) = feats['train'], feats['test']
     num_classes = len(feats['classes']) if feats['classes'] else None
     print(f'Training linear classifiers ({len(args.lrs)} learning rates, {args.epochs} epochs)')
-    result = linear_probe(xtr, ytr, xte, yte, num_classes, args.lrs, args.epochs,
-                          args.batch_size, args.weight_decay, args.val_fraction, args.seed)
+    result = linear_probe(xtr, ytr, xte, yte, num_classes, args.lrs, args.epochs, args.batch_size,
+                          args.weight_decay, args.val_fraction, args.seed)
     report = dict(describe(args, feats), linear_probe=result)
     out = args.out or osp.splitext(args.checkpoint)[0] + f'_linear_{args.feature}.json'
     write_json(out, report)

@@ -31,25 +31,43 @@ from mmhssl.apis.export import TARGETS, stable_path
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split('Targets:')[1].join(['Targets:', '']))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('Targets:')[1].join(['Targets:', '']))
     parser.add_argument('checkpoint', help='training checkpoint')
-    parser.add_argument('out', help='output path, e.g. pretrain/hssl_vit-base-p16.pth: the file '
-                        'is written as OUT-<sha256[:8]>.pth and OUT names it too')
-    parser.add_argument('--part', choices=['teacher', 'student'], default='teacher',
-                        help='the EMA teacher (default) or the student')
-    parser.add_argument('--target', choices=list(TARGETS), default='mmpretrain',
-                        help='key layout of the output (default: mmpretrain)')
-    parser.add_argument('--arch', choices=['auto', 'vit', 'resnet'], default='auto',
-                        help='fail unless the backbone has this architecture (default: detect)')
-    parser.add_argument('--no-link', action='store_true',
-                        help='write only OUT-<sha256[:8]>.pth, leave OUT as it is')
+    parser.add_argument(
+        'out',
+        help='output path, e.g. pretrain/hssl_vit-base-p16.pth: the file '
+        'is written as OUT-<sha256[:8]>.pth and OUT names it too')
+    parser.add_argument(
+        '--part',
+        choices=['teacher', 'student'],
+        default='teacher',
+        help='the EMA teacher (default) or the student')
+    parser.add_argument(
+        '--target',
+        choices=list(TARGETS),
+        default='mmpretrain',
+        help='key layout of the output (default: mmpretrain)')
+    parser.add_argument(
+        '--arch',
+        choices=['auto', 'vit', 'resnet'],
+        default='auto',
+        help='fail unless the backbone has this architecture (default: detect)')
+    parser.add_argument(
+        '--no-link',
+        action='store_true',
+        help='write only OUT-<sha256[:8]>.pth, leave OUT as it is')
     args = parser.parse_args(argv)
     try:
-        path, digest = export_backbone(args.checkpoint, args.out, part=args.part,
-                                       target=args.target, arch=args.arch,
-                                       link=not args.no_link)
+        path, digest = export_backbone(
+            args.checkpoint,
+            args.out,
+            part=args.part,
+            target=args.target,
+            arch=args.arch,
+            link=not args.no_link)
     except (OSError, RuntimeError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         sys.exit(f'extract_backbone: {msg}\nNothing was written.')

@@ -24,16 +24,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('out', help='output path (a hash prefix is added to the name)')
-    parser.add_argument('--part', choices=['teacher', 'student'], default=None,
-                        help='part of a training checkpoint (default: teacher if present)')
-    parser.add_argument('--target', choices=list(TARGETS), default='mmpretrain',
-                        help='key layout of the output (default: mmpretrain)')
-    parser.add_argument('--img-size', type=int, default=None,
-                        help='resize the position embedding to the grid of this input size')
+    parser.add_argument(
+        '--part',
+        choices=['teacher', 'student'],
+        default=None,
+        help='part of a training checkpoint (default: teacher if present)')
+    parser.add_argument(
+        '--target',
+        choices=list(TARGETS),
+        default='mmpretrain',
+        help='key layout of the output (default: mmpretrain)')
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        default=None,
+        help='resize the position embedding to the grid of this input size')
     args = parser.parse_args(argv)
     try:
-        path, digest, report = import_official(args.src, args.out, part=args.part,
-                                               target=args.target, img_size=args.img_size)
+        path, digest, report = import_official(
+            args.src, args.out, part=args.part, target=args.target, img_size=args.img_size)
     except (OSError, RuntimeError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         sys.exit(f'import_official: {msg}\nNothing was written.')

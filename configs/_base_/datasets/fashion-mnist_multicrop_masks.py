@@ -1,9 +1,9 @@
 # Fashion-MNIST (28x28 grayscale, 10 classes) from the Debian package dataset-fashion-mnist.
-# Pretraining: the dataset yields whole images; BatchMultiCropPreprocessor makes two global 28 px views
-# with block masks for patch size 4 (a 7x7 grid) and local 16 px views for the whole batch at once
-# (per-image PIL transforms cost more than the model at this size). Colour augmentation is reduced
-# to brightness/contrast, which act on gray images.
-# Evaluation (kNN, linear probe, online kNN): labeled train/test splits without augmentation.
+# Pretraining: the dataset yields whole images; BatchMultiCropPreprocessor makes two global 28 px
+# views with block masks for patch size 4 (a 7x7 grid) and local 16 px views for the whole batch at
+# once (per-image PIL transforms cost more than the model at this size). Colour augmentation is
+# reduced to brightness/contrast, which act on gray images. Evaluation (kNN, linear probe, online
+# kNN): labeled train/test splits without augmentation.
 fmnist_root = '/usr/share/datasets/fashion-mnist'
 global_crop_size = 28
 local_crop_size = 16

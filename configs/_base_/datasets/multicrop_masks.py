@@ -17,7 +17,8 @@ _color = [
          transforms=[dict(type='SafeColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
                           hue=0.1)],
          prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
 ]
 global_view1 = [
     dict(type='RandomResizedCrop', scale=global_crop_size, crop_ratio_range=(0.14, 1.),

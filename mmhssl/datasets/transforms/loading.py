@@ -10,10 +10,10 @@ from mmpretrain.registry import TRANSFORMS
 class SafeLoadImageFromFile(LoadImageFromFile):
     """``LoadImageFromFile`` that skips unreadable images instead of crashing the run.
 
-    Grayscale, RGBA and 16-bit images are converted to 8-bit, 3-channel BGR (``color_type='color'``).
-    A file that cannot be read or decoded (corrupt, truncated, not an image) is either skipped —
-    the transform returns None and mmengine's dataset draws another sample — with a warning and a
-    running count, or raises a clear error with ``on_error='raise'``.
+    Grayscale, RGBA and 16-bit images are converted to 8-bit, 3-channel BGR
+    (``color_type='color'``). A file that cannot be read or decoded (corrupt, truncated, not an
+    image) is either skipped — the transform returns None and mmengine's dataset draws another
+    sample — with a warning and a running count, or raises a clear error with ``on_error='raise'``.
 
     Args:
         on_error (str): ``'skip'`` (default) or ``'raise'``.
@@ -45,7 +45,10 @@ class SafeLoadImageFromFile(LoadImageFromFile):
                 raise ValueError(f'Cannot read image {path!r} ({reason}). Remove the file, or '
                                  "use SafeLoadImageFromFile(on_error='skip').") from e
             SafeLoadImageFromFile.skipped += 1
-            print_log(f'Skipped unreadable image {path!r} ({reason}); '
-                      f'{SafeLoadImageFromFile.skipped} skipped so far in this process. Remove or '
-                      'replace the file to train on it.', logger='current', level=30)
+            print_log(
+                f'Skipped unreadable image {path!r} ({reason}); '
+                f'{SafeLoadImageFromFile.skipped} skipped so far in this process. Remove or '
+                'replace the file to train on it.',
+                logger='current',
+                level=30)
             return None

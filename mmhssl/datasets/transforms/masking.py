@@ -23,8 +23,11 @@ class BlockMaskGenerator:
         min_aspect (float): Smallest block aspect ratio. Defaults to 0.3.
     """
 
-    def __init__(self, grid_size, ratios: Sequence[float] = (0.0, 0.3),
-                 ratio_vars: Sequence[float] = (0.0, 0.2), min_aspect: float = 0.3) -> None:
+    def __init__(self,
+                 grid_size,
+                 ratios: Sequence[float] = (0.0, 0.3),
+                 ratio_vars: Sequence[float] = (0.0, 0.2),
+                 min_aspect: float = 0.3) -> None:
         self.h, self.w = (grid_size, grid_size) if isinstance(grid_size, int) else grid_size
         ratios, ratio_vars = list(ratios), list(ratio_vars)
         if len(ratios) != len(ratio_vars):
@@ -38,8 +41,10 @@ class BlockMaskGenerator:
 
     def sample_ratio(self) -> float:
         """Draw the mask ratio of one image."""
-        choices = [random.uniform(r - v, r + v) if v > 0 else r
-                   for r, v in zip(self.ratios, self.ratio_vars)]
+        choices = [
+            random.uniform(r - v, r + v) if v > 0 else r
+            for r, v in zip(self.ratios, self.ratio_vars)
+        ]
         return random.choice(choices)
 
     def __call__(self) -> np.ndarray:
@@ -54,7 +59,7 @@ class BlockMaskGenerator:
             budget = target - count
             added = 0
             for _ in range(10):
-                low = (min(h, w) // 3) ** 2
+                low = (min(h, w) // 3)**2
                 area = random.uniform(low, budget)
                 aspect = math.exp(random.uniform(*self.log_aspect))
                 bh = int(round(math.sqrt(area * aspect)))
@@ -78,6 +83,7 @@ def grid_of(crop_size, patch_size: int) -> Tuple[int, int]:
     """Patch grid of a crop; raises a clear error when the crop is not a multiple of the patch."""
     h, w = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
     if h % patch_size or w % patch_size:
-        raise ValueError(f'Crop size {crop_size} is not divisible by the patch size {patch_size}; '
-                         f'use a multiple of {patch_size} (e.g. {patch_size * max(1, h // patch_size)}).')
+        raise ValueError(
+            f'Crop size {crop_size} is not divisible by the patch size {patch_size}; '
+            f'use a multiple of {patch_size} (e.g. {patch_size * max(1, h // patch_size)}).')
     return h // patch_size, w // patch_size

@@ -51,9 +51,11 @@ class MultiCropWithMasks(BaseTransform):
         if num_local_crops > 0 and local_pipeline is None:
             raise ValueError(f'MultiCropWithMasks: num_local_crops={num_local_crops} but no '
                              'local_pipeline was given.')
-        self.global_pipelines = [Compose([TRANSFORMS.build(t) for t in p]) for p in global_pipelines]
-        self.local_pipeline = (Compose([TRANSFORMS.build(t) for t in local_pipeline])
-                               if num_local_crops > 0 else None)
+        self.global_pipelines = [
+            Compose([TRANSFORMS.build(t) for t in p]) for p in global_pipelines
+        ]
+        self.local_pipeline = (
+            Compose([TRANSFORMS.build(t) for t in local_pipeline]) if num_local_crops > 0 else None)
         self.num_global = len(global_pipelines)
         self.num_local = num_local_crops
         self.mask_generator = None
@@ -69,8 +71,9 @@ class MultiCropWithMasks(BaseTransform):
             patch_size = mask_cfg.pop('patch_size', 16)
             sizes = {str(_crop_size(p)) for p in global_pipelines}
             if len(sizes) != 1 or 'None' in sizes:
-                raise ValueError('MultiCropWithMasks: masks need every global pipeline to contain a '
-                                 'RandomResizedCrop with the same scale.')
+                raise ValueError(
+                    'MultiCropWithMasks: masks need every global pipeline to contain a '
+                    'RandomResizedCrop with the same scale.')
             grid = grid_of(_crop_size(global_pipelines[0]), patch_size)
             self.mask_generator = BlockMaskGenerator(grid, **mask_cfg)
 
@@ -90,5 +93,6 @@ class MultiCropWithMasks(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(num_global={self.num_global}, num_local={self.num_local}'
-                f', masks={self.mask_generator is not None})')
+        return (
+            f'{self.__class__.__name__}(num_global={self.num_global}, num_local={self.num_local}'
+            f', masks={self.mask_generator is not None})')

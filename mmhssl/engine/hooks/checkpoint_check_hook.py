@@ -26,16 +26,20 @@ class CheckpointCheckHook(Hook):
         state = checkpoint.get('state_dict', checkpoint)
         state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
         own = get_ori_model(runner.model).state_dict()
-        missing = [k for k in own if k not in state and not k.startswith(self.allow_missing_prefixes)]
+        missing = [
+            k for k in own if k not in state and not k.startswith(self.allow_missing_prefixes)
+        ]
         unexpected = [k for k in state if k not in own]
-        mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}'
-                      for k, v in own.items()
-                      if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
+        mismatched = [
+            f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}'
+            for k, v in own.items()
+            if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape
+        ]
         if not (missing or unexpected or mismatched):
             return
         parts = []
-        for name, items in (('missing', missing), ('unexpected', unexpected),
-                            ('shape mismatches', mismatched)):
+        problems = {'missing': missing, 'unexpected': unexpected, 'shape mismatches': mismatched}
+        for name, items in problems.items():
             if items:
                 parts.append(f'{len(items)} {name} (e.g. {", ".join(items[:3])})')
         raise ValueError(

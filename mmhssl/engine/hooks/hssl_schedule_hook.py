@@ -75,7 +75,8 @@ class HSSLScheduleHook(Hook):
             # Saved by rank 0 after sum_on_rank0_: the other ranks continue from zero sums.
             loss.pending_center = {
                 name: [t.to(getattr(loss, name).device) * float(get_rank() == 0) for t in pair]
-                for name, pair in self._resumed_center[1].items()}
+                for name, pair in self._resumed_center[1].items()
+            }
         self._resumed_center = None
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -88,8 +89,8 @@ class HSSLScheduleHook(Hook):
             loss.teacher_temp = v['teacher_temp']
         if hasattr(loss, 'teacher_patch_temp'):
             loss.teacher_patch_temp = v['teacher_patch_temp']
-        runner.optim_wrapper.frozen_params = (list(model.head.last_layer.parameters())
-                                              if v['freeze_last_layer'] else [])
+        runner.optim_wrapper.frozen_params = (
+            list(model.head.last_layer.parameters()) if v['freeze_last_layer'] else [])
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:

@@ -140,20 +140,28 @@ class OnlineKNNHook(Hook):
                     feats[split] = torch.cat([
                         backbone_features(extractor, x.to(device), self.feature,
                                           self.num_blocks).float().cpu()
-                        for x in inputs.split(self.batch_size)])
+                        for x in inputs.split(self.batch_size)
+                    ])
             finally:
                 for m, mode in modes.items():
                     m.training = mode
-        result = knn_accuracy(feats['train'], self._cache['train'][1], feats['test'],
-                              self._cache['test'][1], k=self.k, temperature=self.temperature)
-        scalars = {f'{self.prefix}/{key}': result[key] for key in ('top1', 'top5')
-                   if result[key] is not None}
+        result = knn_accuracy(
+            feats['train'],
+            self._cache['train'][1],
+            feats['test'],
+            self._cache['test'][1],
+            k=self.k,
+            temperature=self.temperature)
+        scalars = {
+            f'{self.prefix}/{key}': result[key]
+            for key in ('top1', 'top5') if result[key] is not None
+        }
         for key, value in scalars.items():
             runner.message_hub.update_scalar(key, value)
         runner.visualizer.add_scalars(
             dict(scalars, **({} if epoch is None else dict(epoch=epoch))), step=step)
         runner.logger.info(
-            f'Online kNN ({self.module}, {self.feature}, k={result["k"]}) after {step} iters: '
-            + ', '.join(f'{key} {value:.2f}' for key, value in scalars.items()))
+            f'Online kNN ({self.module}, {self.feature}, k={result["k"]}) after {step} iters: ' +
+            ', '.join(f'{key} {value:.2f}' for key, value in scalars.items()))
         self.history.append((step, result['top1']))
         return result

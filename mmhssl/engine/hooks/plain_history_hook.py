@@ -19,4 +19,3 @@ class PlainHistoryHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.update(_plain_history(checkpoint))
-

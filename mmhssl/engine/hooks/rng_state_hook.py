@@ -23,8 +23,8 @@ class RNGStateHook(Hook):
         self._pending: tuple = (None, None)  # (checkpoint iteration, states) until before_train
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = dict(python=random.getstate(), numpy=np.random.get_state(),
-                     torch=torch.get_rng_state())
+        state = dict(
+            python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state['cuda'] = torch.cuda.get_rng_state_all()
         checkpoint.setdefault('meta', {})['rng_state'] = _to_plain(state)
@@ -52,9 +52,10 @@ def _to_plain(state: dict) -> dict:
     """Only tensors, arrays, ints and strings, so that the safe loader accepts the checkpoint."""
     version, internal, gauss = state['python']
     name, keys, pos, has_gauss, cached = state['numpy']
-    out = dict(python=(version, list(internal), gauss),
-               numpy=(str(name), np.asarray(keys), int(pos), int(has_gauss), float(cached)),
-               torch=state['torch'])
+    out = dict(
+        python=(version, list(internal), gauss),
+        numpy=(str(name), np.asarray(keys), int(pos), int(has_gauss), float(cached)),
+        torch=state['torch'])
     if 'cuda' in state:
         out['cuda'] = state['cuda']
     return out

@@ -3,6 +3,6 @@ from .ssl_optim_wrapper import (NonFiniteStepError, SSLAmpOptimWrapper, SSLOptim
 from .student_constructor import StudentOptimWrapperConstructor
 
 __all__ = [
-    'NonFiniteStepError', 'SSLAmpOptimWrapper', 'SSLOptimWrapper',
-    'StudentOptimWrapperConstructor', 'clip_grad_per_param_', 'sum_on_rank0_'
+    'NonFiniteStepError', 'SSLAmpOptimWrapper', 'SSLOptimWrapper', 'StudentOptimWrapperConstructor',
+    'clip_grad_per_param_', 'sum_on_rank0_'
 ]

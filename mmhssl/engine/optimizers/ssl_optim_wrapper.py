@@ -64,8 +64,11 @@ class _SSLStepMixin:
       resumed run completes the window as the uninterrupted one would.
     """
 
-    def __init__(self, *args, accumulative_counts: int = 1,
-                 clip_grad_per_param: Optional[float] = None, max_nonfinite_steps: int = 10,
+    def __init__(self,
+                 *args,
+                 accumulative_counts: int = 1,
+                 clip_grad_per_param: Optional[float] = None,
+                 max_nonfinite_steps: int = 10,
                  **kwargs) -> None:
         super().__init__(*args, accumulative_counts=accumulative_counts, **kwargs)
         #: Micro-batches per optimizer step; windows start at iterations divisible by it.
@@ -115,15 +118,18 @@ class _SSLStepMixin:
         else:
             self.nonfinite_steps += 1
             self.consecutive_nonfinite += 1
-            print_log(f'Skipped an optimizer step with a non-finite loss or gradient '
-                      f'({self.nonfinite_steps} so far, {self.consecutive_nonfinite} in a row).',
-                      logger='current', level=30)
+            print_log(
+                f'Skipped an optimizer step with a non-finite loss or gradient '
+                f'({self.nonfinite_steps} so far, {self.consecutive_nonfinite} in a row).',
+                logger='current',
+                level=30)
             self.message_hub.update_scalar('train/nonfinite_steps', self.nonfinite_steps)
             if self.consecutive_nonfinite >= self.max_nonfinite_steps:
                 raise NonFiniteStepError(
-                    f'{self.consecutive_nonfinite} optimizer steps in a row had a non-finite loss or '
-                    'gradient. Lower the learning rate, use bf16 instead of fp16, check the data, or '
-                    'raise optim_wrapper.max_nonfinite_steps; resume from the last checkpoint.')
+                    f'{self.consecutive_nonfinite} optimizer steps in a row had a non-finite '
+                    'loss or gradient. Lower the learning rate, use bf16 instead of fp16, check '
+                    'the data, or raise optim_wrapper.max_nonfinite_steps; resume from the last '
+                    'checkpoint.')
             # Without gradients the optimizer leaves every parameter and its state as they are,
             # while the parent step still runs its bookkeeping (a loss scaler lowers its scale).
             self.optimizer.zero_grad(set_to_none=True)

@@ -37,8 +37,10 @@ class StudentOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if self._teacher is None:
             return super().__call__(model)
         num = sum(p.numel() for p in self._teacher.parameters())
-        print_log(f'{type(self).__name__}: the EMA teacher ({num:,} parameters) is not optimized; '
-                  'it follows the student by moving average.', logger='current')
+        print_log(
+            f'{type(self).__name__}: the EMA teacher ({num:,} parameters) is not optimized; '
+            'it follows the student by moving average.',
+            logger='current')
         if self.paramwise_cfg:
             return super().__call__(model)  # add_params() below skips the teacher
         # Without paramwise options mmengine passes model.parameters(), the teacher included.
@@ -57,8 +59,7 @@ class StudentOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         wrapper_cfg.setdefault('type', 'OptimWrapper')
         return OPTIM_WRAPPERS.build(wrapper_cfg, default_args=dict(optimizer=optimizer))
 
-    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
-                   **kwargs) -> None:
+    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         """Add ``module``'s parameters as the default constructor does, except the teacher's."""
         if module is getattr(self, '_teacher', None):
             return

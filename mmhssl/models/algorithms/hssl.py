@@ -68,8 +68,12 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
                  base_momentum: float = 0.996,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         self.loss_module = MODELS.build(loss)
         self.momentum = base_momentum
         self.adapter = BaseAdapter(self.backbone, aux_input)
@@ -119,9 +123,9 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
                 'MaskedVisionTransformer(with_mask_token=True), or DINOLoss / MoCoV3Loss (no '
                 'masks) for this base.')
 
-    def _encode(self, parts: Dict[str, nn.Module], images: torch.Tensor,
-                mask: Optional[torch.Tensor], outputs: Sequence[str],
-                student: bool) -> Dict[str, torch.Tensor]:
+    def _encode(self, parts: Dict[str,
+                                  nn.Module], images: torch.Tensor, mask: Optional[torch.Tensor],
+                outputs: Sequence[str], student: bool) -> Dict[str, torch.Tensor]:
         """Projected ``outputs`` (``base``, ``aux``, ``base_patch``) of one batch of images."""
         feats = self.adapter(parts['backbone'], images, mask)
         head, out = parts['head'], {}
@@ -195,6 +199,5 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
                 s[k] += v
         kwargs = {}
         if dense:
-            kwargs = dict(student_patch=s['base_patch'], teacher_patch=t['base_patch'],
-                          masks=masks)
+            kwargs = dict(student_patch=s['base_patch'], teacher_patch=t['base_patch'], masks=masks)
         return self.loss_module({b: s[b] for b in students}, t[target], **kwargs)

@@ -57,8 +57,7 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
                  probe_size: Optional[int] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(backbone=backbone, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(backbone=backbone, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not candidates:
             raise ValueError('MultiAuxSearch: give at least one candidate auxiliary head.')
         self.momentum = base_momentum
@@ -83,8 +82,9 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
                 with torch.no_grad():
                     neck(probe)
                 neck.train()
-                proj = MODELS.build(dict(head, in_channels=self.adapter.channels,
-                                         aux_in_channels=neck.out_channels))
+                proj = MODELS.build(
+                    dict(
+                        head, in_channels=self.adapter.channels, aux_in_channels=neck.out_channels))
             except Exception as e:  # noqa: BLE001  (any failure means: cannot attach)
                 self.skipped[name] = f'{type(e).__name__}: {e}'
                 continue
@@ -94,11 +94,13 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
             self.necks[key], self.heads[key] = neck, proj
             self.losses[key] = MODELS.build(loss)
         if not self.names:
-            raise ValueError('MultiAuxSearch: no candidate can attach to the base: ' + '; '.join(
-                f'{k}: {v}' for k, v in self.skipped.items()))
-        self.teacher = nn.ModuleDict(dict(backbone=make_teacher(self.backbone),
-                                          necks=make_teacher(self.necks),
-                                          heads=make_teacher(self.heads)))
+            raise ValueError('MultiAuxSearch: no candidate can attach to the base: ' +
+                             '; '.join(f'{k}: {v}' for k, v in self.skipped.items()))
+        self.teacher = nn.ModuleDict(
+            dict(
+                backbone=make_teacher(self.backbone),
+                necks=make_teacher(self.necks),
+                heads=make_teacher(self.heads)))
 
     def _complete(self, cfg: dict, grid: Optional[Tuple[int, int]]) -> dict:
         """Fill in the base-dependent fields of a candidate head config."""
@@ -147,8 +149,10 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
         for _, key in self.keys():
             t_neck, t_head = self.teacher['necks'][key], self.teacher['heads'][key]
             with torch.no_grad():
-                t = [v for n, f in t_groups
-                     for v in t_head(t_neck(f.aux_input)['cls'], aux=True).chunk(n)]
+                t = [
+                    v for n, f in t_groups
+                    for v in t_head(t_neck(f.aux_input)['cls'], aux=True).chunk(n)
+                ]
             proj, neck = self.heads[key], self.necks[key]
             base, aux = [], []
             for n, f in s_groups:
@@ -178,7 +182,9 @@ class MultiAuxSearch(EMATeacherMixin, BaseSelfSupervisor):
         for name, key in self.keys():
             aux = self.teacher['necks'][key](t.aux_input)['cls']
             result[name] = dict(
-                base_feats=s.cls, aux_feats=aux, base_logits=self.heads[key](s.cls),
+                base_feats=s.cls,
+                aux_feats=aux,
+                base_logits=self.heads[key](s.cls),
                 aux_teacher_logits=self.teacher['heads'][key](aux, aux=True),
                 loss=self.losses[key])
         return result

@@ -45,8 +45,13 @@ class MaskedVisionTransformer(VisionTransformer):
     #: Parameters used only in pretraining: exports leave them out and loaders do not need them.
     pretrain_only_keys = ('mask_token', )
 
-    def __init__(self, img_size=224, patch_size: int = 16, with_mask_token: bool = True,
-                 init_mode: str = 'mmpretrain', with_cp: bool = False, **kwargs) -> None:
+    def __init__(self,
+                 img_size=224,
+                 patch_size: int = 16,
+                 with_mask_token: bool = True,
+                 init_mode: str = 'mmpretrain',
+                 with_cp: bool = False,
+                 **kwargs) -> None:
         if init_mode not in ('mmpretrain', 'trunc_normal'):
             raise ValueError(f'MaskedVisionTransformer: unknown init_mode {init_mode!r}; use '
                              "'mmpretrain' or 'trunc_normal'.")
@@ -64,8 +69,8 @@ class MaskedVisionTransformer(VisionTransformer):
         self.patch_size = patch_size
         self.with_cp = with_cp
         self.init_mode = init_mode
-        self.mask_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-                           if with_mask_token else None)
+        self.mask_token = (
+            nn.Parameter(torch.zeros(1, 1, self.embed_dims)) if with_mask_token else None)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -84,10 +89,11 @@ class MaskedVisionTransformer(VisionTransformer):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
 
-    def forward_tokens(self,
-                       x: torch.Tensor,
-                       mask: Optional[torch.Tensor] = None
-                       ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
+    def forward_tokens(
+            self,
+            x: torch.Tensor,
+            mask: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
         """Encode images, optionally masking patches.
 
         Args:
@@ -115,8 +121,12 @@ class MaskedVisionTransformer(VisionTransformer):
                                  f'{x.shape[1]} patches ({patch_resolution}).')
             x = torch.where(mask.bool(), self.mask_token.to(x.dtype), x)
         x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
-        x = x + resize_pos_embed(self.pos_embed, self.patch_resolution, patch_resolution,
-                                 mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
+        x = x + resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            patch_resolution,
+            mode=self.interpolate_mode,
+            num_extra_tokens=self.num_extra_tokens)
         x = self.drop_after_pos(x)
         x = self.pre_norm(x)
         for layer in self.layers:

@@ -47,16 +47,29 @@ class MoCoV3Projector(BranchProjector):
                  with_aux: bool = True,
                  init_cfg=None) -> None:
         act_cfg = dict(type='ReLU')
-        super().__init__(in_channels, aux_in_channels, shared_mlp, with_aux,
-                         dict(hidden_channels=hidden_channels, bottleneck_channels=out_channels,
-                              num_layers=num_layers, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                              last_norm=True),
-                         init_cfg=init_cfg)
+        super().__init__(
+            in_channels,
+            aux_in_channels,
+            shared_mlp,
+            with_aux,
+            dict(
+                hidden_channels=hidden_channels,
+                bottleneck_channels=out_channels,
+                num_layers=num_layers,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                last_norm=True),
+            init_cfg=init_cfg)
 
         def predictor() -> nn.Module:
-            return ProjectionMLP(out_channels, hidden_channels, out_channels, predictor_layers,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg,
-                                 last_norm=predictor_last_norm)
+            return ProjectionMLP(
+                out_channels,
+                hidden_channels,
+                out_channels,
+                predictor_layers,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                last_norm=predictor_last_norm)
 
         self.base_predictor = predictor()
         self.aux_predictor = predictor() if with_aux and not shared_mlp else None
@@ -75,6 +88,7 @@ class MoCoV3Projector(BranchProjector):
         """
         z = self.mlp(aux)(x)
         if student:
-            z = (self.aux_predictor if aux and self.aux_predictor is not None
-                 else self.base_predictor)(z)
+            z = (self.aux_predictor
+                 if aux and self.aux_predictor is not None else self.base_predictor)(
+                     z)
         return z

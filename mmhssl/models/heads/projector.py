@@ -55,9 +55,13 @@ class ProjectionMLP(nn.Sequential):
             projector). Needs ``norm_cfg``. Defaults to False.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 2048,
-                 bottleneck_channels: int = 256, num_layers: int = 3,
-                 norm_cfg: Optional[dict] = None, act_cfg: dict = dict(type='GELU'),
+    def __init__(self,
+                 in_channels: int,
+                 hidden_channels: int = 2048,
+                 bottleneck_channels: int = 256,
+                 num_layers: int = 3,
+                 norm_cfg: Optional[dict] = None,
+                 act_cfg: dict = dict(type='GELU'),
                  last_norm: bool = False) -> None:
         if last_norm and norm_cfg is None:
             raise ValueError('ProjectionMLP: last_norm=True needs a norm_cfg.')
@@ -98,8 +102,13 @@ class BranchProjector(BaseModule):
         init_cfg (dict | list, optional): Initialization config. Defaults to None.
     """
 
-    def __init__(self, in_channels: int, aux_in_channels: Optional[int], shared_mlp: bool,
-                 with_aux: bool, mlp_cfg: dict, init_cfg=None) -> None:
+    def __init__(self,
+                 in_channels: int,
+                 aux_in_channels: Optional[int],
+                 shared_mlp: bool,
+                 with_aux: bool,
+                 mlp_cfg: dict,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         aux_in_channels = aux_in_channels or in_channels
         name = type(self).__name__
@@ -110,8 +119,8 @@ class BranchProjector(BaseModule):
         self.aux_in_channels = aux_in_channels if with_aux else None
         self.with_aux = with_aux
         self.base_mlp = ProjectionMLP(in_channels, **mlp_cfg)
-        self.aux_mlp = (ProjectionMLP(aux_in_channels, **mlp_cfg)
-                        if with_aux and not shared_mlp else None)
+        self.aux_mlp = (
+            ProjectionMLP(aux_in_channels, **mlp_cfg) if with_aux and not shared_mlp else None)
 
     def mlp(self, aux: bool) -> nn.Module:
         """The MLP of the auxiliary (``aux=True``) or base branch."""
@@ -156,13 +165,19 @@ class HSSLProjector(BranchProjector):
                  init_cfg=None) -> None:
         if init_cfg is None:
             init_cfg = dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)
-        super().__init__(in_channels, aux_in_channels, shared_mlp, with_aux,
-                         dict(hidden_channels=hidden_channels,
-                              bottleneck_channels=bottleneck_channels, num_layers=num_layers,
-                              norm_cfg=norm_cfg),
-                         init_cfg=init_cfg)
-        self.last_layer = WeightNormLinear(bottleneck_channels, out_channels,
-                                           learn_gain=not norm_last_layer)
+        super().__init__(
+            in_channels,
+            aux_in_channels,
+            shared_mlp,
+            with_aux,
+            dict(
+                hidden_channels=hidden_channels,
+                bottleneck_channels=bottleneck_channels,
+                num_layers=num_layers,
+                norm_cfg=norm_cfg),
+            init_cfg=init_cfg)
+        self.last_layer = WeightNormLinear(
+            bottleneck_channels, out_channels, learn_gain=not norm_last_layer)
         self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor, aux: bool = False, student: bool = False) -> torch.Tensor:

@@ -164,8 +164,12 @@ class IBOTLoss(DINOLoss):
                  lambda_patch: float = 1.0,
                  teacher_temp: float = 0.07,
                  teacher_patch_temp: float = 0.07) -> None:
-        super().__init__(out_channels, student_temp=student_temp, center_momentum=center_momentum,
-                         lambda_cls=lambda_cls, teacher_temp=teacher_temp)
+        super().__init__(
+            out_channels,
+            student_temp=student_temp,
+            center_momentum=center_momentum,
+            lambda_cls=lambda_cls,
+            teacher_temp=teacher_temp)
         self.lambda_patch = lambda_patch
         self.teacher_patch_temp = teacher_patch_temp
         self.register_buffer('patch_center', torch.zeros(1, 1, patch_out_channels or out_channels))
@@ -207,6 +211,6 @@ class IBOTLoss(DINOLoss):
             m = m.flatten(1).float()
             total = total + (torch.sum(ce * m, dim=-1) / m.sum(dim=-1).clamp(min=1.0)).mean()
         patch = torch.cat(teacher_patch).detach().float()
-        self._collect('patch_center', patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0),
-                      patch.shape[0])
+        self._collect('patch_center',
+                      patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0), patch.shape[0])
         return self.lambda_patch * total / len(student_patch)

@@ -59,13 +59,16 @@ class MoCoV3Loss(BaseModule):
             dict[str, Tensor]: ``loss_nce_<branch>`` for each branch.
         """
         with torch.no_grad():
-            keys = [torch.cat(all_gather(F.normalize(k.float(), dim=1)), dim=0)
-                    for k in teacher_cls]
+            keys = [
+                torch.cat(all_gather(F.normalize(k.float(), dim=1)), dim=0) for k in teacher_cls
+            ]
         weight = self.lambda_nce / len(student_cls)
         losses = {}
         for name, views in student_cls.items():
-            terms = [self.contrast(q, k) for v, q in enumerate(views)
-                     for u, k in enumerate(keys) if u != v]
+            terms = [
+                self.contrast(q, k) for v, q in enumerate(views) for u, k in enumerate(keys)
+                if u != v
+            ]
             if not terms:
                 raise ValueError('MoCoV3Loss needs at least two views.')
             losses[f'loss_nce_{name}'] = weight * 2 * torch.stack(terms).mean()

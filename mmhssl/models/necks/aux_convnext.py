@@ -21,11 +21,15 @@ class AuxConvNeXtBlock(nn.Module):
         mlp_ratio (int): Hidden width of the pointwise MLP. Defaults to 4.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 7, shortcut: bool = True,
-                 drop_path: float = 0., mlp_ratio: int = 4) -> None:
+    def __init__(self,
+                 channels: int,
+                 kernel_size: int = 7,
+                 shortcut: bool = True,
+                 drop_path: float = 0.,
+                 mlp_ratio: int = 4) -> None:
         super().__init__()
-        self.dwconv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2,
-                                groups=channels)
+        self.dwconv = nn.Conv2d(
+            channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         self.norm = nn.LayerNorm(channels, eps=1e-5)
         self.pwconv1 = nn.Linear(channels, mlp_ratio * channels)
         self.pwconv2 = nn.Linear(mlp_ratio * channels, channels)
@@ -86,11 +90,16 @@ class AuxConvNeXtHead(BaseAuxHead):
             raise ValueError(
                 f'AuxConvNeXtHead: kernel_size must be odd and positive, got {kernel_size}.')
         super().__init__(
-            in_channels, depth,
-            lambda c, shortcut, dp: AuxConvNeXtBlock(c, kernel_size, shortcut=shortcut,
-                                                     drop_path=dp),
-            embed_dims=embed_dims, first_shortcut=first_shortcut, drop_path_rate=drop_path_rate,
-            base_depth=base_depth, return_patch_tokens=return_patch_tokens, init_cfg=init_cfg)
+            in_channels,
+            depth,
+            lambda c, shortcut, dp: AuxConvNeXtBlock(
+                c, kernel_size, shortcut=shortcut, drop_path=dp),
+            embed_dims=embed_dims,
+            first_shortcut=first_shortcut,
+            drop_path_rate=drop_path_rate,
+            base_depth=base_depth,
+            return_patch_tokens=return_patch_tokens,
+            init_cfg=init_cfg)
         self.kernel_size = kernel_size
         self.channels_last = channels_last
 

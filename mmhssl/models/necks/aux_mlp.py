@@ -19,7 +19,10 @@ class AuxMLPBlock(nn.Module):
         drop_path (float): Drop-path rate of the residual branch. Defaults to 0.
     """
 
-    def __init__(self, channels: int, mlp_ratio: float = 4., shortcut: bool = True,
+    def __init__(self,
+                 channels: int,
+                 mlp_ratio: float = 4.,
+                 shortcut: bool = True,
                  drop_path: float = 0.) -> None:
         super().__init__()
         hidden = int(channels * mlp_ratio)
@@ -67,10 +70,15 @@ class AuxMLPHead(BaseAuxHead):
                  return_patch_tokens: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(
-            in_channels, depth,
+            in_channels,
+            depth,
             lambda c, shortcut, dp: AuxMLPBlock(c, mlp_ratio, shortcut=shortcut, drop_path=dp),
-            embed_dims=embed_dims, first_shortcut=first_shortcut, drop_path_rate=drop_path_rate,
-            base_depth=base_depth, return_patch_tokens=return_patch_tokens, init_cfg=init_cfg)
+            embed_dims=embed_dims,
+            first_shortcut=first_shortcut,
+            drop_path_rate=drop_path_rate,
+            base_depth=base_depth,
+            return_patch_tokens=return_patch_tokens,
+            init_cfg=init_cfg)
 
     def mix(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x = x.flatten(2).transpose(1, 2)

@@ -25,8 +25,13 @@ class AuxTransformerBlock(nn.Module):
         qkv_bias (bool): Bias of the qkv projection. Defaults to True.
     """
 
-    def __init__(self, channels: int, num_heads: int, mlp_ratio: float = 4., shortcut: bool = True,
-                 drop_path: float = 0., qkv_bias: bool = True) -> None:
+    def __init__(self,
+                 channels: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 shortcut: bool = True,
+                 drop_path: float = 0.,
+                 qkv_bias: bool = True) -> None:
         super().__init__()
         hidden = int(channels * mlp_ratio)
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
@@ -95,17 +100,22 @@ class AuxTransformerHead(BaseAuxHead):
             raise ValueError(f'AuxTransformerHead: width {width} is not divisible by '
                              f'num_heads={num_heads}.')
         super().__init__(
-            in_channels, depth,
-            lambda c, shortcut, dp: AuxTransformerBlock(c, num_heads, mlp_ratio, shortcut=shortcut,
-                                                        drop_path=dp, qkv_bias=qkv_bias),
-            embed_dims=embed_dims, first_shortcut=first_shortcut, drop_path_rate=drop_path_rate,
-            base_depth=base_depth, return_patch_tokens=return_patch_tokens, init_cfg=init_cfg)
-        self.grid_size = ((grid_size, grid_size) if isinstance(grid_size, int)
-                          else tuple(grid_size))
+            in_channels,
+            depth,
+            lambda c, shortcut, dp: AuxTransformerBlock(
+                c, num_heads, mlp_ratio, shortcut=shortcut, drop_path=dp, qkv_bias=qkv_bias),
+            embed_dims=embed_dims,
+            first_shortcut=first_shortcut,
+            drop_path_rate=drop_path_rate,
+            base_depth=base_depth,
+            return_patch_tokens=return_patch_tokens,
+            init_cfg=init_cfg)
+        self.grid_size = ((grid_size,
+                           grid_size) if isinstance(grid_size, int) else tuple(grid_size))
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.grid_size[0] * self.grid_size[1], self.out_channels))
-        self.cls_token = (nn.Parameter(torch.zeros(1, 1, self.out_channels))
-                          if out_token == 'cls' else None)
+        self.cls_token = (
+            nn.Parameter(torch.zeros(1, 1, self.out_channels)) if out_token == 'cls' else None)
 
     def init_weights(self) -> None:
         super().init_weights()

@@ -12,8 +12,8 @@ DEFAULT_INIT = [
 ]
 
 
-def drop_path_rates(drop_path_rate: Union[float, Sequence[float]], depth: int,
-                    base_depth: int, owner: str) -> List[float]:
+def drop_path_rates(drop_path_rate: Union[float, Sequence[float]], depth: int, base_depth: int,
+                    owner: str) -> List[float]:
     """Per-block stochastic-depth rates of an auxiliary head.
 
     Args:
@@ -84,11 +84,11 @@ class BaseAuxHead(BaseModule):
         rates = drop_path_rates(drop_path_rate, depth, base_depth, name)
         self.in_channels = in_channels
         self.out_channels = embed_dims or in_channels
-        self.input_proj = (nn.Conv2d(in_channels, self.out_channels, 1)
-                           if self.out_channels != in_channels else None)
-        self.blocks = nn.ModuleList([
-            block_fn(self.out_channels, i > 0 or first_shortcut, rates[i]) for i in range(depth)
-        ])
+        self.input_proj = (
+            nn.Conv2d(in_channels, self.out_channels, 1)
+            if self.out_channels != in_channels else None)
+        self.blocks = nn.ModuleList(
+            [block_fn(self.out_channels, i > 0 or first_shortcut, rates[i]) for i in range(depth)])
         self.norm = nn.LayerNorm(self.out_channels, eps=1e-6)
         self.return_patch_tokens = return_patch_tokens
 

@@ -6,6 +6,5 @@ from .views import count_global_views, group_by_size
 
 __all__ = [
     'BatchMultiCropPreprocessor', 'BaseAdapter', 'BaseFeatures', 'EMATeacherMixin',
-    'count_global_views', 'ema_update_', 'group_by_size', 'init_weights_quietly',
-    'make_teacher'
+    'count_global_views', 'ema_update_', 'group_by_size', 'init_weights_quietly', 'make_teacher'
 ]

@@ -100,7 +100,9 @@ class BaseAdapter:
                 f'backbone {self.base_name} produces {self.channels}; set '
                 f'neck.in_channels={self.channels}.')
 
-    def __call__(self, backbone: nn.Module, x: torch.Tensor,
+    def __call__(self,
+                 backbone: nn.Module,
+                 x: torch.Tensor,
                  mask: Optional[torch.Tensor] = None) -> BaseFeatures:
         """Run ``backbone`` (student or teacher copy) on images ``x``.
 

@@ -11,8 +11,12 @@ from mmpretrain.registry import MODELS
 from ...datasets.transforms.masking import BlockMaskGenerator, grid_of
 
 
-def random_resized_crop_boxes(n: int, height: int, width: int, scale: Tuple[float, float],
-                              ratio: Tuple[float, float], attempts: int = 10) -> torch.Tensor:
+def random_resized_crop_boxes(n: int,
+                              height: int,
+                              width: int,
+                              scale: Tuple[float, float],
+                              ratio: Tuple[float, float],
+                              attempts: int = 10) -> torch.Tensor:
     """Draw ``n`` RandomResizedCrop boxes as torchvision does, all at once.
 
     Area fraction uniform in ``scale``, aspect ratio log-uniform in ``ratio``; the first of
@@ -121,10 +125,13 @@ class BatchMultiCropPreprocessor(SelfSupDataPreprocessor):
         if self.swap_channels:
             inputs = inputs[:, [2, 1, 0]]
         images = inputs.float()
-        views = [self._view(images, self.global_size, self.global_scale, p)
-                 for p in self.solarize_probs]
-        views += [self._view(images, self.local_size, self.local_scale, 0.)
-                  for _ in range(self.num_local_crops)]
+        views = [
+            self._view(images, self.global_size, self.global_scale, p) for p in self.solarize_probs
+        ]
+        views += [
+            self._view(images, self.local_size, self.local_scale, 0.)
+            for _ in range(self.num_local_crops)
+        ]
         if self.normalize:
             views = [(v - self.mean) / self.std for v in views]
         if self.mask_generator is not None:
@@ -148,8 +155,7 @@ class BatchMultiCropPreprocessor(SelfSupDataPreprocessor):
         theta[:, 1, 2] = (2 * top + h) / H - 1
         theta = theta.to(images.device)
         grid = F.affine_grid(theta, [B, images.shape[1], size, size], align_corners=False)
-        x = F.grid_sample(images, grid, mode='bilinear', padding_mode='border',
-                          align_corners=False)
+        x = F.grid_sample(images, grid, mode='bilinear', padding_mode='border', align_corners=False)
         x = self._jitter(x)
         if solarize_prob > 0:
             hit = (torch.rand(B, device=x.device) < solarize_prob).view(B, 1, 1, 1)
@@ -172,8 +178,10 @@ class BatchMultiCropPreprocessor(SelfSupDataPreprocessor):
             return (y * b).clamp(0, 255)
 
         def contrast(y):
-            gray = y.mean(dim=1, keepdim=True) if y.shape[1] == 1 else (
-                0.299 * y[:, 0:1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3])
+            if y.shape[1] == 1:
+                gray = y.mean(dim=1, keepdim=True)
+            else:
+                gray = 0.299 * y[:, 0:1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3]
             mean = gray.mean(dim=(2, 3), keepdim=True)
             return ((y - mean) * c + mean).clamp(0, 255)
 

@@ -37,8 +37,8 @@ def test_negative_hue_factors_work_and_rotate_the_other_way(backend):
 @pytest.mark.parametrize('backend', ['pillow', 'cv2'])
 def test_shift_hue_matches_mmcv_where_mmcv_works_and_undoes_itself(backend):
     img = _bgr()
-    np.testing.assert_array_equal(shift_hue(img, 0.3, backend),
-                                  mmcv.adjust_hue(img, 0.3, backend=backend))
+    np.testing.assert_array_equal(
+        shift_hue(img, 0.3, backend), mmcv.adjust_hue(img, 0.3, backend=backend))
     there_and_back = shift_hue(shift_hue(img, 0.2, backend), -0.2, backend).astype(int)
     assert np.abs(there_and_back - img).mean() < 2
 

@@ -7,17 +7,19 @@ from skimage import data
 
 
 def _pipeline(crop=64):
-    return [dict(type='SafeLoadImageFromFile'),
-            dict(type='RandomResizedCrop', scale=crop, backend='pillow'),
-            dict(type='PackInputs')]
+    return [
+        dict(type='SafeLoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=crop, backend='pillow'),
+        dict(type='PackInputs')
+    ]
 
 
 @pytest.fixture
 def odd_images(tmp_path):
     astro = data.astronaut()
     Image.fromarray(data.camera()).save(tmp_path / 'gray.png')  # grayscale
-    Image.fromarray(np.dstack([astro, np.full(astro.shape[:2], 128, np.uint8)])).save(
-        tmp_path / 'rgba.png')  # RGBA
+    alpha = np.full(astro.shape[:2], 128, np.uint8)
+    Image.fromarray(np.dstack([astro, alpha])).save(tmp_path / 'rgba.png')  # RGBA
     Image.fromarray((data.camera().astype(np.uint16) * 257)).save(tmp_path / 'deep.png')  # 16-bit
     Image.fromarray(astro[:20, :30]).save(tmp_path / 'tiny.png')  # smaller than the crop
     Image.fromarray(astro).save(tmp_path / 'good.jpg')
@@ -42,8 +44,8 @@ def test_unusual_images_become_3_channel_8_bit(odd_images):
 def test_broken_files_are_skipped_and_counted(odd_images, caplog):
     from mmhssl.datasets.transforms import SafeLoadImageFromFile
     before = SafeLoadImageFromFile.skipped
-    ds = DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(odd_images),
-                             pipeline=_pipeline()))
+    ds = DATASETS.build(
+        dict(type='UnlabeledImageFolder', data_root=str(odd_images), pipeline=_pipeline()))
     names = [ds.get_data_info(i)['img_path'].split('/')[-1] for i in range(len(ds))]
     assert {'truncated.jpg', 'corrupt.png'} <= set(names)
     for i, name in enumerate(names):

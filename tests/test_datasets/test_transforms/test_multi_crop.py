@@ -9,8 +9,10 @@ from mmhssl.datasets.transforms import BlockMaskGenerator
 
 
 def _pipe(size):
-    return [dict(type='RandomResizedCrop', scale=size, crop_ratio_range=(0.2, 1.0), backend='pillow'),
-            dict(type='RandomFlip', prob=0.5)]
+    return [
+        dict(type='RandomResizedCrop', scale=size, crop_ratio_range=(0.2, 1.0), backend='pillow'),
+        dict(type='RandomFlip', prob=0.5)
+    ]
 
 
 def _load(photos_dir, name='astronaut.png'):
@@ -20,9 +22,13 @@ def _load(photos_dir, name='astronaut.png'):
 def test_views_and_one_mask_per_global_view(photos_dir):
     random.seed(0)
     np.random.seed(0)
-    t = TRANSFORMS.build(dict(
-        type='MultiCropWithMasks', global_pipelines=[_pipe(64), _pipe(64)], local_pipeline=_pipe(32),
-        num_local_crops=3, mask_cfg=dict(patch_size=16, ratios=(0.4, ), ratio_vars=(0.1, ))))
+    t = TRANSFORMS.build(
+        dict(
+            type='MultiCropWithMasks',
+            global_pipelines=[_pipe(64), _pipe(64)],
+            local_pipeline=_pipe(32),
+            num_local_crops=3,
+            mask_cfg=dict(patch_size=16, ratios=(0.4, ), ratio_vars=(0.1, ))))
     packed = TRANSFORMS.build(dict(type='PackInputs'))(t(_load(photos_dir)))
     shapes = [tuple(v.shape) for v in packed['inputs']]
     assert shapes == [(3, 64, 64)] * 2 + [(3, 32, 32)] * 3
@@ -36,15 +42,23 @@ def test_views_and_one_mask_per_global_view(photos_dir):
 
 def test_masks_for_local_crops_are_rejected():
     with pytest.raises(ValueError, match='only the 2 global views.*local crops are never masked'):
-        TRANSFORMS.build(dict(type='MultiCropWithMasks', global_pipelines=[_pipe(64), _pipe(64)],
-                              local_pipeline=_pipe(32), num_local_crops=2, masked_views=[0, 2],
-                              mask_cfg=dict(patch_size=16)))
+        TRANSFORMS.build(
+            dict(
+                type='MultiCropWithMasks',
+                global_pipelines=[_pipe(64), _pipe(64)],
+                local_pipeline=_pipe(32),
+                num_local_crops=2,
+                masked_views=[0, 2],
+                mask_cfg=dict(patch_size=16)))
 
 
 def test_crop_not_divisible_by_patch_is_rejected():
     with pytest.raises(ValueError, match='not divisible by the patch size 16'):
-        TRANSFORMS.build(dict(type='MultiCropWithMasks', global_pipelines=[_pipe(60), _pipe(60)],
-                              mask_cfg=dict(patch_size=16)))
+        TRANSFORMS.build(
+            dict(
+                type='MultiCropWithMasks',
+                global_pipelines=[_pipe(60), _pipe(60)],
+                mask_cfg=dict(patch_size=16)))
 
 
 def test_block_mask_ratio_sampling_follows_ibot():
@@ -71,9 +85,11 @@ def test_bad_ratio_settings_are_rejected():
 
 
 def test_non_square_crops_get_non_square_masks(photos_dir):
-    t = TRANSFORMS.build(dict(
-        type='MultiCropWithMasks', global_pipelines=[_pipe((64, 96)), _pipe((64, 96))],
-        mask_cfg=dict(patch_size=16, ratios=(0.4, ), ratio_vars=(0.1, ))))
+    t = TRANSFORMS.build(
+        dict(
+            type='MultiCropWithMasks',
+            global_pipelines=[_pipe((64, 96)), _pipe((64, 96))],
+            mask_cfg=dict(patch_size=16, ratios=(0.4, ), ratio_vars=(0.1, ))))
     out = t(_load(photos_dir))
     assert [v.shape[:2] for v in out['img']] == [(64, 96)] * 2
     assert out['mask'].shape == (2, 4, 6)

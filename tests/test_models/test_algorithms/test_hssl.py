@@ -1,10 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model_cfg
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-
-from conftest import tiny_model_cfg
 
 
 def _build(aux=True, **kw):
@@ -24,8 +23,15 @@ def _batch(B=3, G=2, L=2, size=32, local=16, grid=4, seed=1):
     return views, masks, samples
 
 
-def _reference_loss(model, teacher, views, masks, teacher_temp, patch_temp, student_temp=0.1,
-                    cls_center=None, patch_center=None):
+def _reference_loss(model,
+                    teacher,
+                    views,
+                    masks,
+                    teacher_temp,
+                    patch_temp,
+                    student_temp=0.1,
+                    cls_center=None,
+                    patch_center=None):
     """Straight from the reference formulas, image by image and view by view."""
     G = masks.shape[1]
     B = views[0].shape[0]
@@ -77,9 +83,10 @@ def _reference_loss(model, teacher, views, masks, teacher_temp, patch_temp, stud
             m = masks[b, v].flatten().float()
             per_image.append((ce(t_patch[v][b], s_patch[v][b]) * m).sum() / m.sum().clamp(min=1))
         mim.append(torch.stack(per_image).mean())
-    return dict(loss_cls_base=0.5 * torch.stack(cls_terms['base']).mean(),
-                loss_cls_aux=0.5 * torch.stack(cls_terms['aux']).mean(),
-                loss_mim=torch.stack(mim).mean())
+    return dict(
+        loss_cls_base=0.5 * torch.stack(cls_terms['base']).mean(),
+        loss_cls_aux=0.5 * torch.stack(cls_terms['aux']).mean(),
+        loss_mim=torch.stack(mim).mean())
 
 
 def test_loss_matches_reference_formulas():
@@ -95,8 +102,8 @@ def test_loss_matches_reference_formulas():
     centers = (model.loss_module.cls_center.clone(), model.loss_module.patch_center.clone())
     views, masks, samples = _batch()
     teacher = {k: v for k, v in model.teacher.items()}
-    ref = _reference_loss(model, teacher, views, masks, 0.05, 0.06, cls_center=centers[0],
-                          patch_center=centers[1])
+    ref = _reference_loss(
+        model, teacher, views, masks, 0.05, 0.06, cls_center=centers[0], patch_center=centers[1])
     out = model.loss(views, samples)
     assert set(out) == set(ref)
     for k in ref:
@@ -122,10 +129,15 @@ def test_plain_ibot_targets_teacher_base_cls():
     out = model.loss(views, samples)
     assert set(out) == {'loss_cls_base', 'loss_mim'}
     with torch.no_grad():
-        t = [F.softmax(model.teacher['head'](model.teacher['backbone'].forward_tokens(x)[1][:, 0])
-                       / 0.07, -1) for x in views]
-    s = [F.log_softmax(model.head(model.backbone.forward_tokens(x, masks[:, i])[1][:, 0]) / 0.1, -1)
-         for i, x in enumerate(views)]
+        t = [
+            F.softmax(
+                model.teacher['head'](model.teacher['backbone'].forward_tokens(x)[1][:, 0]) / 0.07,
+                -1) for x in views
+        ]
+    s = [
+        F.log_softmax(model.head(model.backbone.forward_tokens(x, masks[:, i])[1][:, 0]) / 0.1, -1)
+        for i, x in enumerate(views)
+    ]
     ref = 0.5 * (-(t[0] * s[1]).sum(-1).mean() - (t[1] * s[0]).sum(-1).mean())
     torch.testing.assert_close(out['loss_cls_base'], ref, rtol=1e-5, atol=1e-5)
 
@@ -147,16 +159,16 @@ def test_loss_only_reads_the_teacher_and_update_teacher_is_the_ema():
                                0.9 * old_teacher[key] + 0.1 * student)
     model.update_teacher()  # without a schedule: base_momentum
     m = model.momentum
-    torch.testing.assert_close(
-        model.teacher.state_dict()[key],
-        m * (0.9 * old_teacher[key] + 0.1 * student) + (1 - m) * student)
+    torch.testing.assert_close(model.teacher.state_dict()[key],
+                               m * (0.9 * old_teacher[key] + 0.1 * student) + (1 - m) * student)
     assert all(not p.requires_grad for p in model.teacher.parameters())
 
 
 def test_teacher_starts_equal_to_student_and_gets_no_gradient():
     model = _build()
     for name, module in model.teacher.items():
-        for (k, t), s in zip(module.state_dict().items(), getattr(model, name).state_dict().values()):
+        for (k, t), s in zip(module.state_dict().items(),
+                             getattr(model, name).state_dict().values()):
             assert torch.equal(t, s), k
     views, masks, samples = _batch()
     sum(model.loss(views, samples).values()).backward()

@@ -5,17 +5,16 @@ import os.path as osp
 import random
 
 import numpy as np
-
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.models.backbones import ResNet, VisionTransformer
 from mmpretrain.registry import DATASETS, MODELS
 
-from conftest import ROOT
 from mmhssl.apis import extract_backbone
 from mmhssl.utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
 
@@ -34,7 +33,8 @@ PAIRS = {
     'dino_vit-base-p16_8xb32-amp-100e_in1k',
     'hssl-dino_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k':
     'dino_vit-small-p16_8xb32-amp-100e_in1k',
-    'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k': 'dino_resnet50_8xb64-100e_in1k',
+    'hssl-dino_resnet50_aux-transformer3_8xb64-100e_in1k':
+    'dino_resnet50_8xb64-100e_in1k',
     'hssl-mocov3_vit-base-p16_aux-convnext3_16xb256-amp-300e_in1k':
     'mocov3_vit-base-p16_16xb256-amp-300e_in1k',
     'hssl-mocov3_vit-small-p16_aux-convnext3_16xb256-amp-300e_in1k':
@@ -53,8 +53,10 @@ TRAINED = [
     'hssl-mocov3_resnet50_aux-transformer3_8xb512-amp-100e_in1k',
 ]
 # The HSSL configs and, in baselines/, the plain ones; by name.
-CONFIG_PATHS = {osp.splitext(osp.basename(p))[0]: p
-                for p in glob.glob(osp.join(CFG_DIR, '**', '*.py'), recursive=True)}
+CONFIG_PATHS = {
+    osp.splitext(osp.basename(p))[0]: p
+    for p in glob.glob(osp.join(CFG_DIR, '**', '*.py'), recursive=True)
+}
 ALL_CONFIGS = sorted(CONFIG_PATHS)
 
 
@@ -75,15 +77,18 @@ def tiny(name: str) -> Config:
         model.backbone.update(base_channels=8, stem_channels=8)  # still 50 layers deep
         width, grid = 8 * 8 * 4, 2
     else:
-        model.backbone.update(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                        feedforward_channels=64), img_size=64)
+        model.backbone.update(
+            arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+            img_size=64)
         width, grid = 32, 4
     aux_width = None
     if model.get('neck'):
         model.neck.update(in_channels=width, base_depth=2)
         if model.neck.type == 'AuxTransformerHead':
-            model.neck.update(embed_dims=32 if model.neck.get('embed_dims') else None,
-                              num_heads=2, grid_size=grid)
+            model.neck.update(
+                embed_dims=32 if model.neck.get('embed_dims') else None,
+                num_heads=2,
+                grid_size=grid)
         aux_width = model.neck.get('embed_dims') or width
     model.head.update(in_channels=width, hidden_channels=64)
     if model.head.get('aux_in_channels'):
@@ -131,8 +136,11 @@ def build(cfg: Config, seed: int = 0):
 
 def plain_base(backbone_cfg: dict) -> torch.nn.Module:
     """mmpretrain's own base model with the same architecture."""
-    kw = {k: v for k, v in backbone_cfg.items()
-          if k not in ('type', 'with_mask_token', 'init_mode', 'with_cp')}
+    kw = {
+        k: v
+        for k, v in backbone_cfg.items()
+        if k not in ('type', 'with_mask_token', 'init_mode', 'with_cp')
+    }
     if backbone_cfg['type'] == 'ResNet':
         return ResNet(**kw)
     return VisionTransformer(**kw)
@@ -142,8 +150,8 @@ def plain_base(backbone_cfg: dict) -> torch.nn.Module:
 def test_config_trains_on_photos_and_loss_decreases(name, photos_dir):
     """Fit one fixed batch of real photos (the config's own pipeline, optimizer and model)."""
     cfg = tiny(name)
-    dataset = DATASETS.build(dict(type='UnlabeledImageFolder', data_root=photos_dir,
-                                  pipeline=pipeline_of(cfg)))
+    dataset = DATASETS.build(
+        dict(type='UnlabeledImageFolder', data_root=photos_dir, pipeline=pipeline_of(cfg)))
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
@@ -166,7 +174,8 @@ def test_config_trains_on_photos_and_loss_decreases(name, photos_dir):
     assert {k.rsplit('_', 1)[-1] for k in logs[-1] if k != 'loss'} >= {'base', 'aux'}
     # The teacher follows by EMA only.
     assert all(p.grad is None for p in model.teacher.parameters())
-    assert any(not torch.equal(v, model.teacher.state_dict()[k]) for k, v in before.items()
+    assert any(not torch.equal(v,
+                               model.teacher.state_dict()[k]) for k, v in before.items()
                if v.is_floating_point())
 
 
@@ -287,8 +296,10 @@ def test_mocov3_loss_matches_reference():
         keys = [t['head'](t['neck'](feats(t['backbone'], x))['cls'], aux=True) for x in views]
     # Queries: student base (GAP of C5) and student aux, each through its projector and predictor.
     q_base = [model.head(feats(model.backbone, x).mean((2, 3)), student=True) for x in views]
-    q_aux = [model.head(model.neck(feats(model.backbone, x))['cls'], aux=True, student=True)
-             for x in views]
+    q_aux = [
+        model.head(model.neck(feats(model.backbone, x))['cls'], aux=True, student=True)
+        for x in views
+    ]
 
     def ctr(q, k):
         logits = F.normalize(q, dim=1) @ F.normalize(k, dim=1).t() / T
@@ -385,8 +396,8 @@ def test_mocov3_config_runs_in_the_runner_with_its_schedule_hook(photos_dir, tmp
     dataset.update(type='UnlabeledImageFolder', data_root=photos_dir)
     for key in ('split', 'data_prefix', 'ann_file'):
         dataset.pop(key, None)
-    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False,
-                                pin_memory=False)
+    cfg.train_dataloader.update(
+        batch_size=4, num_workers=0, persistent_workers=False, pin_memory=False)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
     cfg.work_dir = str(tmp_path)
     cfg.default_hooks.logger.interval = 1

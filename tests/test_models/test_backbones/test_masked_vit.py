@@ -8,7 +8,8 @@ ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 def _vit(**kw):
     torch.manual_seed(0)
-    m = MODELS.build(dict(type='MaskedVisionTransformer', arch=ARCH, img_size=32, patch_size=8, **kw))
+    m = MODELS.build(
+        dict(type='MaskedVisionTransformer', arch=ARCH, img_size=32, patch_size=8, **kw))
     m.init_weights()
     m.eval()
     return m
@@ -55,7 +56,8 @@ def test_weights_load_into_the_plain_vision_transformer():
 
 
 @pytest.mark.parametrize('config', [
-    'configs/benchmarks/fashion_mnist/hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
+    'configs/benchmarks/fashion_mnist/'
+    'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
     'configs/hssl/baselines/ibot_vit-small-p16_8xb32-amp-100e_in1k.py',
     'configs/hssl/hssl-dino_vit-small-p16_aux-convnext3_8xb32-amp-100e_in1k.py',
 ])

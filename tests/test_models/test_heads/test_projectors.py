@@ -6,8 +6,15 @@ from torch import nn
 
 
 def _moco(**kw):
-    cfg = dict(type='MoCoV3Projector', in_channels=24, aux_in_channels=12, hidden_channels=32,
-               out_channels=8, num_layers=3, predictor_layers=2, norm_cfg=dict(type='BN1d'))
+    cfg = dict(
+        type='MoCoV3Projector',
+        in_channels=24,
+        aux_in_channels=12,
+        hidden_channels=32,
+        out_channels=8,
+        num_layers=3,
+        predictor_layers=2,
+        norm_cfg=dict(type='BN1d'))
     cfg.update(kw)
     torch.manual_seed(0)
     return MODELS.build(cfg)
@@ -17,7 +24,8 @@ def test_mocov3_projector_layout_follows_moco_v3():
     head = _moco()
     linears = [m for m in head.base_mlp if isinstance(m, nn.Linear)]
     norms = [m for m in head.base_mlp if isinstance(m, nn.BatchNorm1d)]
-    assert [l.in_features for l in linears] == [24, 32, 32] and all(l.bias is None for l in linears)
+    assert [fc.in_features for fc in linears] == [24, 32, 32]
+    assert all(fc.bias is None for fc in linears)
     assert len(norms) == 3 and not norms[-1].affine and norms[0].affine  # last BN affine-free
     assert isinstance(head.base_mlp[2], nn.ReLU)
     assert head.aux_mlp[0].in_features == 12
@@ -33,8 +41,7 @@ def test_predictor_applies_to_student_queries_only():
     x, a = torch.randn(4, 24), torch.randn(4, 12)
     torch.testing.assert_close(head(x), head.base_mlp(x))
     torch.testing.assert_close(head(x, student=True), head.base_predictor(head.base_mlp(x)))
-    torch.testing.assert_close(head(a, aux=True, student=True),
-                               head.aux_predictor(head.aux_mlp(a)))
+    torch.testing.assert_close(head(a, aux=True, student=True), head.aux_predictor(head.aux_mlp(a)))
 
 
 def test_shared_and_baseline_projectors():
@@ -51,9 +58,14 @@ def test_shared_and_baseline_projectors():
 
 
 def test_hssl_projector_shares_only_the_prototypes_and_folds_tokens_for_bn():
-    head = MODELS.build(dict(type='HSSLProjector', in_channels=16, out_channels=32,
-                             hidden_channels=24, bottleneck_channels=8,
-                             norm_cfg=dict(type='BN1d'))).eval()
+    head = MODELS.build(
+        dict(
+            type='HSSLProjector',
+            in_channels=16,
+            out_channels=32,
+            hidden_channels=24,
+            bottleneck_channels=8,
+            norm_cfg=dict(type='BN1d'))).eval()
     tokens = torch.randn(2, 5, 16)
     out = head(tokens)
     assert out.shape == (2, 5, 32)
@@ -65,8 +77,13 @@ def test_hssl_projector_logits_are_float32_under_bf16_autocast():
     # The teacher divides these cosines by 0.04: bf16 rounding in the head would be noise in the
     # targets. Under autocast the logits must equal a plain float32 forward.
     torch.manual_seed(0)
-    head = MODELS.build(dict(type='HSSLProjector', in_channels=64, out_channels=1024,
-                             hidden_channels=256, bottleneck_channels=64))
+    head = MODELS.build(
+        dict(
+            type='HSSLProjector',
+            in_channels=64,
+            out_channels=1024,
+            hidden_channels=256,
+            bottleneck_channels=64))
     x = torch.randn(32, 50, 64)
     reference = head(x)
     with torch.autocast(device_type='cpu', dtype=torch.bfloat16):

@@ -18,9 +18,11 @@ def _inputs(B=6, D=8, seed=0):
 
 
 def _reference(q, k, T):
+
     def ctr(a, b):
         logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).t() / T
         return F.cross_entropy(logits, torch.arange(a.shape[0])) * 2 * T
+
     return {f'loss_nce_{n}': 0.5 * (ctr(v[0], k[1]) + ctr(v[1], k[0])) for n, v in q.items()}
 
 
@@ -46,8 +48,8 @@ def test_needs_two_views_and_positive_temperature():
 
 def _worker(rank, world, port, out):
     import mmhssl  # noqa: F401  (registers the loss in the child process)
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                            world_size=world)
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world)
     q, k = _inputs()
     B = q['base'][0].shape[0] // world
     local = slice(rank * B, (rank + 1) * B)

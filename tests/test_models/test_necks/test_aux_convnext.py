@@ -4,8 +4,13 @@ from mmpretrain.registry import MODELS
 
 
 def _head(**kw):
-    cfg = dict(type='AuxConvNeXtHead', in_channels=16, depth=3, kernel_size=3, drop_path_rate=0.0,
-               base_depth=2)
+    cfg = dict(
+        type='AuxConvNeXtHead',
+        in_channels=16,
+        depth=3,
+        kernel_size=3,
+        drop_path_rate=0.0,
+        base_depth=2)
     cfg.update(kw)
     head = MODELS.build(cfg)
     head.init_weights()
@@ -40,8 +45,8 @@ def test_first_shortcut_option_and_cls_is_normed_average():
 
 
 def test_shared_drop_path_ramp_matches_reference():
-    head = MODELS.build(dict(type='AuxConvNeXtHead', in_channels=8, depth=3, drop_path_rate=0.1,
-                             base_depth=12))
+    head = MODELS.build(
+        dict(type='AuxConvNeXtHead', in_channels=8, depth=3, drop_path_rate=0.1, base_depth=12))
     rates = [getattr(b.drop_path, 'drop_prob', 0.0) for b in head.blocks]
     expected = torch.linspace(0, 0.1, 15)[12:].tolist()
     # The first block has no shortcut, so its drop-path is never applied (as in the reference).

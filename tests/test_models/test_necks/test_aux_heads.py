@@ -13,17 +13,30 @@ def _head(**kw):
 
 def test_transformer_head_cls_and_avg_tokens():
     x = torch.randn(2, 16, 3, 3)
-    cls_head = _head(type='AuxTransformerHead', in_channels=16, depth=2, num_heads=2, grid_size=3,
-                     out_token='cls', return_patch_tokens=True)
+    cls_head = _head(
+        type='AuxTransformerHead',
+        in_channels=16,
+        depth=2,
+        num_heads=2,
+        grid_size=3,
+        out_token='cls',
+        return_patch_tokens=True)
     out = cls_head(x)
     assert out['cls'].shape == (2, 16) and out['patch'].shape == (2, 9, 16)
-    tokens = torch.cat([cls_head.cls_token.expand(2, -1, -1),
-                        x.flatten(2).transpose(1, 2) + cls_head.pos_embed], dim=1)
+    tokens = torch.cat(
+        [cls_head.cls_token.expand(2, -1, -1),
+         x.flatten(2).transpose(1, 2) + cls_head.pos_embed],
+        dim=1)
     for block in cls_head.blocks:
         tokens = block(tokens)
     torch.testing.assert_close(out['cls'], cls_head.norm(tokens[:, 0]))
-    avg_head = _head(type='AuxTransformerHead', in_channels=16, depth=2, num_heads=2, grid_size=3,
-                     out_token='avg')
+    avg_head = _head(
+        type='AuxTransformerHead',
+        in_channels=16,
+        depth=2,
+        num_heads=2,
+        grid_size=3,
+        out_token='avg')
     assert avg_head.cls_token is None
     tokens = x.flatten(2).transpose(1, 2) + avg_head.pos_embed
     for block in avg_head.blocks:
@@ -32,8 +45,8 @@ def test_transformer_head_cls_and_avg_tokens():
 
 
 def test_transformer_head_projects_width_and_resizes_position_embedding():
-    head = _head(type='AuxTransformerHead', in_channels=64, embed_dims=16, depth=1, num_heads=4,
-                 grid_size=7)
+    head = _head(
+        type='AuxTransformerHead', in_channels=64, embed_dims=16, depth=1, num_heads=4, grid_size=7)
     assert head.out_channels == 16 and head.input_proj.weight.shape == (16, 64, 1, 1)
     # A local crop gives a smaller map than the 7x7 grid the embedding is defined on.
     assert head(torch.randn(2, 64, 3, 3))['cls'].shape == (2, 16)
@@ -66,8 +79,8 @@ def test_mlp_head_mixes_no_positions_but_the_convnext_head_does():
     a, b = mlp(x)['patch'], mlp(y)['patch']
     assert not torch.allclose(a[:, 0], b[:, 0])
     torch.testing.assert_close(a[:, 1:], b[:, 1:])
-    conv = _head(type='AuxConvNeXtHead', in_channels=16, depth=2, kernel_size=3,
-                 return_patch_tokens=True)
+    conv = _head(
+        type='AuxConvNeXtHead', in_channels=16, depth=2, kernel_size=3, return_patch_tokens=True)
     assert not torch.allclose(conv(x)['patch'][:, 1], conv(y)['patch'][:, 1])
 
 

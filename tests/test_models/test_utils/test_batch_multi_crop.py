@@ -7,10 +7,13 @@ from mmpretrain.structures import DataSample
 from mmhssl.models.utils.batch_multi_crop import random_resized_crop_boxes
 
 
-
 def _pre(**kw):
-    cfg = dict(type='BatchMultiCropPreprocessor', global_size=28, flip_prob=0., jitter_prob=0.,
-               solarize_probs=(0., 0.))
+    cfg = dict(
+        type='BatchMultiCropPreprocessor',
+        global_size=28,
+        flip_prob=0.,
+        jitter_prob=0.,
+        solarize_probs=(0., 0.))
     cfg.update(kw)
     return MODELS.build(cfg)
 
@@ -31,8 +34,9 @@ def test_whole_image_crop_is_the_image_and_flip_mirrors_it():
     assert len(views) == 2
     for v in views:  # same size, whole image: resampling reproduces every pixel
         torch.testing.assert_close(v, images.float(), atol=1e-3, rtol=0)
-    flipped = _pre(global_scale=(1., 1.), ratio=(1., 1.), flip_prob=1.)(
-        _batch(images), training=True)['inputs'][0]
+    flipped = _pre(
+        global_scale=(1., 1.), ratio=(1., 1.), flip_prob=1.)(
+            _batch(images), training=True)['inputs'][0]
     torch.testing.assert_close(flipped, images.float().flip(-1), atol=1e-3, rtol=0)
 
 
@@ -43,8 +47,9 @@ def test_crop_is_a_resized_window_of_the_image():
     torch.manual_seed(3)
     boxes = random_resized_crop_boxes(4, 28, 28, (0.25, 0.25), (1., 1.))
     torch.manual_seed(3)
-    views = _pre(global_size=14, global_scale=(0.25, 0.25), ratio=(1., 1.))(
-        _batch(images), training=True)['inputs']
+    views = _pre(
+        global_size=14, global_scale=(0.25, 0.25), ratio=(1., 1.))(
+            _batch(images), training=True)['inputs']
     del pre
     for i, (left, top, w, h) in enumerate(boxes.int().tolist()):
         assert (w, h) == (14, 14)
@@ -68,8 +73,13 @@ def test_boxes_stay_inside_and_follow_scale_and_ratio():
 
 def test_views_masks_and_normalisation():
     images = _images(6)
-    pre = _pre(local_size=16, num_local_crops=3, solarize_probs=(0., 1.), mean=[10.] * 3,
-               std=[2.] * 3, mask_cfg=dict(patch_size=4, ratios=(0.3, ), ratio_vars=(0.1, )))
+    pre = _pre(
+        local_size=16,
+        num_local_crops=3,
+        solarize_probs=(0., 1.),
+        mean=[10.] * 3,
+        std=[2.] * 3,
+        mask_cfg=dict(patch_size=4, ratios=(0.3, ), ratio_vars=(0.1, )))
     out = pre(_batch(images), training=True)
     views = out['inputs']
     assert [tuple(v.shape) for v in views] == [(6, 3, 28, 28)] * 2 + [(6, 3, 16, 16)] * 3
@@ -86,8 +96,9 @@ def test_views_masks_and_normalisation():
 def test_jitter_changes_brightness_and_contrast_within_range():
     images = torch.full((64, 3, 28, 28), 100, dtype=torch.uint8)
     images[:, :, :14] = 50
-    view = _pre(global_scale=(1., 1.), ratio=(1., 1.), jitter_prob=1., brightness=0.4,
-                contrast=0.4)(_batch(images), training=True)['inputs'][0]
+    view = _pre(
+        global_scale=(1., 1.), ratio=(1., 1.), jitter_prob=1., brightness=0.4, contrast=0.4)(
+            _batch(images), training=True)['inputs'][0]
     means = view.mean(dim=(1, 2, 3))
     assert means.std() > 1  # the factors differ per image
     assert means.min() > 75 * 0.6 * 0.6 and means.max() < 75 * 1.4 * 1.4
@@ -112,6 +123,11 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match='divisible'):
         _pre(mask_cfg=dict(patch_size=5))
     with pytest.raises(ValueError, match='one size'):
-        _pre()(dict(inputs=[torch.zeros(3, 28, 28, dtype=torch.uint8),
-                            torch.zeros(3, 20, 28, dtype=torch.uint8)],
-                    data_samples=[DataSample(), DataSample()]), training=True)
+        _pre()(
+            dict(
+                inputs=[
+                    torch.zeros(3, 28, 28, dtype=torch.uint8),
+                    torch.zeros(3, 20, 28, dtype=torch.uint8)
+                ],
+                data_samples=[DataSample(), DataSample()]),
+            training=True)

@@ -45,7 +45,13 @@ data-check:
 demo: env
 	$(PY) tools/demo.py
 
+# OpenMMLab's lint set, configured in setup.cfg; `make test` runs it before the tests.
+LINT := $(PY) -m flake8 mmhssl tools tests configs \
+	&& $(PY) -m isort --check-only --diff mmhssl tools tests \
+	&& $(PY) -m yapf --diff --recursive mmhssl tools tests
+
 test: env-downstream data-check
+	$(LINT)
 	$(PY) -m pytest -q tests
 
 # The fast subset for development: no slow training runs, no mmdet/mmseg.
@@ -53,9 +59,7 @@ test-quick: env data-check
 	$(PY) -m pytest -q tests -m "not slow and not downstream"
 
 lint: env
-	$(PY) -m flake8 mmhssl tools tests configs
-	$(PY) -m isort --check-only --diff mmhssl tools tests
-	$(PY) -m yapf --diff --recursive mmhssl tools tests
+	$(LINT)
 
 # iBOT vs HSSL-iBOT vs controls on Fashion-MNIST at CPU size (hours; resumable, results accumulate
 # in docs/results/fashion_mnist.json; see docs/results/fashion_mnist.md).

@@ -483,6 +483,7 @@ def write_markdown(report: dict, path: str) -> None:
     envs = sorted({(r['date'], r['environment']['device'], r['environment']['torch'],
                     r['environment']['mmpretrain'], r['environment']['mmhssl'])
                    for r in report['runs'].values()})
+    batch = s['batch_size'] or Config.fromfile(s['configs'][BASELINE]).train_dataloader.batch_size
     lines = [
         '# Fashion-MNIST: iBOT vs HSSL-iBOT vs random init and raw pixels',
         '',
@@ -494,7 +495,7 @@ def write_markdown(report: dict, path: str) -> None:
                                  for d, dev, t, p, h in envs) + '.',
         '',
         f'Setting: mini ViT (64 wide, 4 blocks, patch 4, 28 px), {s["epochs"]} epochs of '
-        f'{s["num_per_class"] or 6000} images per class, batch {s["batch_size"] or 64}; '
+        f'{s["num_per_class"] or 6000} images per class, batch {batch}; '
         f'evaluation of the teacher base model\'s class token with kNN (k={KNN_K}, T={KNN_T}, '
         'cosine, weighted votes) and a linear probe (SGD on standardised features, lr chosen on '
         'a held-out 10 % of the training features), memory / training set: '

@@ -53,6 +53,18 @@ def load_config(args) -> Config:
     return cfg
 
 
+def features_from_args(args) -> dict:
+    """The features the command line asks for (see :func:`add_common_args`)."""
+    return features_from_config(
+        load_config(args),
+        args.checkpoint,
+        args.part,
+        args.feature,
+        args.num_blocks,
+        args.device,
+        progress=True)
+
+
 def describe(args, feats) -> dict:
     return dict(
         config=args.config,
@@ -73,14 +85,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--k', type=int, nargs='+', default=[20], help='neighbours (default 20)')
     parser.add_argument('--temperature', type=float, default=0.07, help='vote temperature')
     args = parser.parse_args(argv)
-    feats = features_from_config(
-        load_config(args),
-        args.checkpoint,
-        args.part,
-        args.feature,
-        args.num_blocks,
-        args.device,
-        progress=True)
+    feats = features_from_args(args)
     (xtr, ytr), (xte, yte) = feats['train'], feats['test']
     num_classes = len(feats['classes']) if feats['classes'] else None
     results = [knn_accuracy(xtr, ytr, xte, yte, num_classes, k, args.temperature) for k in args.k]

@@ -13,9 +13,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from knn import add_common_args, describe, load_config  # noqa: E402
+from knn import add_common_args, describe, features_from_args  # noqa: E402
 
-from mmhssl.evaluation import features_from_config, linear_probe, write_json  # noqa: E402
+from mmhssl.evaluation import linear_probe, write_json  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -37,14 +37,7 @@ def main(argv=None) -> dict:
         help='part of the train split held out to choose the learning rate')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    feats = features_from_config(
-        load_config(args),
-        args.checkpoint,
-        args.part,
-        args.feature,
-        args.num_blocks,
-        args.device,
-        progress=True)
+    feats = features_from_args(args)
     (xtr, ytr), (xte, yte) = feats['train'], feats['test']
     num_classes = len(feats['classes']) if feats['classes'] else None
     print(f'Training linear classifiers ({len(args.lrs)} learning rates, {args.epochs} epochs)')

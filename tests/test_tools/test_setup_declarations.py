@@ -1,0 +1,93 @@
+"""What the Makefile and setup.cfg promise a new user: switching to CUDA ops rebuilds, and every
+package mmhssl imports is declared."""
+import ast
+import configparser
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from importlib import metadata
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _plan(venv: str, *make_args: str) -> str:
+    """What ``make env`` would run for this environment folder (dry run, nothing executed)."""
+    out = subprocess.run(['make', '-n', '-C', ROOT, 'env', f'VENV={venv}', *make_args],
+                         capture_output=True,
+                         text=True,
+                         check=True)
+    return out.stdout
+
+
+def _environment(tmp_path, stamp: str) -> str:
+    venv = str(tmp_path / 'venv')
+    os.makedirs(venv)
+    open(osp.join(venv, stamp), 'w').close()  # newer than every input of the environment
+    return venv
+
+
+def test_force_cuda_rebuilds_an_existing_light_environment(tmp_path):
+    venv = _environment(tmp_path, '.mmhssl-env-lite-v2')
+    assert 'setup_env.sh' not in _plan(venv)  # up to date as it is
+    plan = _plan(venv, 'FORCE_CUDA=1', 'TORCH_CUDA_ARCH_LIST=9.0')
+    assert 'MMHSSL_OPS=1' in plan and '.mmhssl-env-ops-cuda-9.0-v2' in plan
+
+
+def test_force_cuda_replaces_cpu_ops_and_a_new_arch_list_rebuilds(tmp_path):
+    venv = _environment(tmp_path, '.mmhssl-env-ops-cpu-v2')
+    plan = _plan(venv, 'FORCE_CUDA=1', 'TORCH_CUDA_ARCH_LIST=9.0')
+    assert 'rm -f' in plan and 'MMHSSL_OPS=1' in plan
+    open(osp.join(venv, '.mmhssl-env-ops-cuda-9.0-v2'), 'w').close()
+    assert 'setup_env.sh' not in _plan(venv, 'FORCE_CUDA=1', 'TORCH_CUDA_ARCH_LIST=9.0')
+    assert 'MMHSSL_OPS=1' in _plan(venv, 'FORCE_CUDA=1', 'TORCH_CUDA_ARCH_LIST=8.0')
+
+
+def _declared(section: str) -> set:
+    cfg = configparser.ConfigParser()
+    cfg.read(osp.join(ROOT, 'setup.cfg'))
+    names = set()
+    for line in cfg[section.split(':')[0]][section.split(':')[1]].splitlines():
+        line = line.split('#')[0].strip()
+        if line:
+            names.add(re.split(r'[<>=!;\[ ]', line)[0].lower().replace('_', '-'))
+    return names
+
+
+def _imported_distributions(files) -> set:
+    """Distributions of the absolute, third-party imports of ``files``."""
+    owners = metadata.packages_distributions()
+    found = set()
+    for path in files:
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split('.')[0]
+                if top == 'mmhssl' or top in sys.stdlib_module_names:
+                    continue
+                found.update(d.lower().replace('_', '-') for d in owners.get(top, [top]))
+    return found
+
+
+def test_every_package_that_mmhssl_imports_is_declared():
+    files = glob.glob(osp.join(ROOT, 'mmhssl', '**', '*.py'), recursive=True)
+    core = [f for f in files if f'{os.sep}downstream{os.sep}' not in f]
+    # mmcv comes with mmengine/mmpretrain's stack as mmcv or mmcv-lite (setup_env.sh chooses).
+    missing = _imported_distributions(core) - _declared('options:install_requires') - {
+        'mmcv', 'mmcv-lite'
+    }
+    assert not missing, f'imported by mmhssl but not in install_requires: {sorted(missing)}'
+    downstream = [f for f in files if f'{os.sep}downstream{os.sep}' in f]
+    missing = (
+        _imported_distributions(downstream) - _declared('options:install_requires') -
+        _declared('options.extras_require:downstream') - {'mmcv', 'mmcv-lite'})
+    assert not missing, f'imported by mmhssl.downstream but not declared: {sorted(missing)}'

@@ -91,3 +91,42 @@ def test_every_package_that_mmhssl_imports_is_declared():
         _imported_distributions(downstream) - _declared('options:install_requires') -
         _declared('options.extras_require:downstream') - {'mmcv', 'mmcv-lite'})
     assert not missing, f'imported by mmhssl.downstream but not declared: {sorted(missing)}'
+
+
+def test_data_check_without_root_names_the_command_and_asks_no_password():
+    # A user without root: the missing data is reported with the command to run; nothing is
+    # installed and sudo is never called (it would wait for a password). The Makefile is copied to
+    # a folder that user can read, wherever the checkout lives.
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp()
+    try:
+        os.chmod(folder, 0o755)
+        shutil.copy(osp.join(ROOT, 'Makefile'), folder)
+        out = subprocess.run([
+            'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'make', '-s', '-C',
+            folder, 'data-check', f'FMNIST={folder}/missing.gz'
+        ],
+                             capture_output=True,
+                             text=True,
+                             stdin=subprocess.DEVNULL,
+                             timeout=60)
+    finally:
+        shutil.rmtree(folder)
+    assert out.returncode != 0
+    assert "run 'make data'" in out.stderr, out.stderr
+    assert 'apt-get' not in out.stdout and 'password' not in (out.stdout + out.stderr).lower()
+
+
+def test_license_and_citation_match_the_package_metadata():
+    import yaml
+    cfg = configparser.ConfigParser()
+    cfg.read(osp.join(ROOT, 'setup.cfg'))
+    assert cfg['metadata']['license'] == 'Apache-2.0'
+    with open(osp.join(ROOT, 'LICENSE')) as f:
+        text = f.read()
+    assert 'Apache License' in text and 'Version 2.0' in text
+    with open(osp.join(ROOT, 'CITATION.cff')) as f:
+        citation = yaml.safe_load(f)
+    assert citation['license'] == 'Apache-2.0'
+    assert '2310.05108' in str(citation['preferred-citation'])

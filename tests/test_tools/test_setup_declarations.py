@@ -130,3 +130,16 @@ def test_license_and_citation_match_the_package_metadata():
         citation = yaml.safe_load(f)
     assert citation['license'] == 'Apache-2.0'
     assert '2310.05108' in str(citation['preferred-citation'])
+
+
+def test_the_torch_floor_has_the_apis_mmhssl_calls():
+    # mmhssl.utils.checkpoint loads with torch.serialization.safe_globals, a context manager that
+    # first shipped in torch 2.5; an older torch would install and then fail on the first load.
+    from packaging.version import Version
+    cfg = configparser.ConfigParser()
+    cfg.read(osp.join(ROOT, 'setup.cfg'))
+    floors = re.findall(r'^torch>=([\d.]+)', cfg['options']['install_requires'], re.M)
+    assert floors, 'setup.cfg must state a torch floor'
+    assert Version(floors[0]) >= Version('2.5')
+    import torch
+    assert hasattr(torch.serialization, 'safe_globals')  # the API the floor stands for

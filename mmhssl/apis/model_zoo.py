@@ -231,6 +231,7 @@ def get_model(name: str,
         else:
             load_strictly(model, state, 'the checkpoint', f'the model {name}')
     model.to(device)
+    # The attributes mmpretrain's get_model sets, which its inferencers read back.
     model._config = cfg
     model._metainfo = entry
     model.eval()  # some backbones' train() returns None, so do not chain it

@@ -143,3 +143,30 @@ def test_the_torch_floor_has_the_apis_mmhssl_calls():
     assert Version(floors[0]) >= Version('2.5')
     import torch
     assert hasattr(torch.serialization, 'safe_globals')  # the API the floor stands for
+
+
+def test_every_pinned_requirement_installs_on_the_declared_python_floor():
+    # A pin whose own Requires-Python is stricter than ours would make `pip install mmhssl[tests]`
+    # fail on the oldest Python we claim (flake8 7.5 and scikit-image 0.26 need 3.11).
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    cfg = configparser.ConfigParser()
+    cfg.read(osp.join(ROOT, 'setup.cfg'))
+    floor = re.fullmatch(r'>=\s*([\d.]+)', cfg['options']['python_requires'].strip())
+    assert floor, 'python_requires must be a plain floor, e.g. >=3.11'
+    lines = cfg['options']['install_requires'].splitlines()
+    for extra in cfg['options.extras_require'].values():
+        lines += extra.splitlines()
+    too_new = []
+    for line in lines:
+        line = line.split('#')[0].strip()
+        if '==' not in line:
+            continue
+        req = Requirement(line)
+        try:
+            needs = metadata.metadata(req.name).get('Requires-Python')
+        except metadata.PackageNotFoundError:
+            continue  # an extra this environment does not install (e.g. downstream)
+        if needs and not SpecifierSet(needs).contains(floor.group(1)):
+            too_new.append(f'{req} needs Python {needs}')
+    assert not too_new, f'python_requires {floor.group(0)} is below: {too_new}'

@@ -1,5 +1,5 @@
 """ConvNeXt-style auxiliary head stacked on a transformer base (the HSSL reference head)."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -57,49 +57,25 @@ class AuxConvNeXtHead(BaseAuxHead):
         kernel_size (int): Depthwise kernel size, the locality prior of the head: 7 is the
             reference; 1 removes spatial mixing and turns the head into a per-token MLP (less
             discrepancy with a transformer base). Defaults to 7.
-        embed_dims (int, optional): Width inside the head (1x1 projection when it differs).
-            Defaults to ``in_channels``.
-        first_shortcut (bool): Whether the first block has a residual shortcut. The reference
-            removes it so the head's output cannot collapse onto the base features.
-            Defaults to False.
-        drop_path_rate (float | Sequence[float]): Either one rate per block, or the end value of the
-            stochastic-depth ramp shared with the base: rates are then
-            ``linspace(0, drop_path_rate, base_depth + depth)[base_depth:]``. Defaults to 0.1.
-        base_depth (int): Number of base blocks, for the shared ramp. Defaults to 12.
-        return_patch_tokens (bool): Also return the normed auxiliary patch tokens. No HSSL loss uses
-            them, so by default they are never computed or projected. Defaults to False.
         channels_last (bool): Run the blocks on a channels-last map, so that the permutes around
             the per-position LayerNorm and MLP are free views instead of copies (faster on GPU
             tensor cores; same values). Defaults to False.
-        init_cfg (dict | list, optional): Initialization config. Defaults to truncated normal
-            (std 0.02) for linear and conv layers.
+        **kwargs: ``embed_dims``, ``first_shortcut``, ``drop_path_rate``, ``base_depth``,
+            ``return_patch_tokens`` and ``init_cfg`` of :class:`BaseAuxHead`.
     """
 
     def __init__(self,
                  in_channels: int,
                  depth: int = 3,
                  kernel_size: int = 7,
-                 embed_dims: Optional[int] = None,
-                 first_shortcut: bool = False,
-                 drop_path_rate: Union[float, Sequence[float]] = 0.1,
-                 base_depth: int = 12,
-                 return_patch_tokens: bool = False,
                  channels_last: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 **kwargs) -> None:
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
                 f'AuxConvNeXtHead: kernel_size must be odd and positive, got {kernel_size}.')
         super().__init__(
-            in_channels,
-            depth,
-            lambda c, shortcut, dp: AuxConvNeXtBlock(
-                c, kernel_size, shortcut=shortcut, drop_path=dp),
-            embed_dims=embed_dims,
-            first_shortcut=first_shortcut,
-            drop_path_rate=drop_path_rate,
-            base_depth=base_depth,
-            return_patch_tokens=return_patch_tokens,
-            init_cfg=init_cfg)
+            in_channels, depth, lambda c, shortcut, dp: AuxConvNeXtBlock(
+                c, kernel_size, shortcut=shortcut, drop_path=dp), **kwargs)
         self.kernel_size = kernel_size
         self.channels_last = channels_last
 

@@ -1,5 +1,5 @@
 """MLP-block auxiliary head: per-position MLPs, no spatial mixing (a discrepancy control)."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Tuple
 
 import torch
 from mmcv.cnn.bricks import DropPath
@@ -48,37 +48,18 @@ class AuxMLPHead(BaseAuxHead):
     Args:
         in_channels (int): Width of the base features.
         depth (int): Number of blocks. Defaults to 3.
-        embed_dims (int, optional): Width of the blocks. Defaults to ``in_channels``.
         mlp_ratio (float): Hidden width relative to ``embed_dims``. Defaults to 4.
-        first_shortcut (bool): Residual shortcut on the first block. Defaults to False.
-        drop_path_rate (float | Sequence[float]): See :class:`BaseAuxHead`. Defaults to 0.1.
-        base_depth (int): Base blocks on the shared drop-path ramp. Defaults to 12.
-        return_patch_tokens (bool): Also return the normed per-position outputs. Defaults to False.
-        init_cfg (dict | list, optional): See :class:`BaseAuxHead`.
+        **kwargs: ``embed_dims``, ``first_shortcut``, ``drop_path_rate``, ``base_depth``,
+            ``return_patch_tokens`` and ``init_cfg`` of :class:`BaseAuxHead`.
     """
 
     input_types = ('token_grid', 'feature_map', 'vector')
 
-    def __init__(self,
-                 in_channels: int,
-                 depth: int = 3,
-                 embed_dims: Optional[int] = None,
-                 mlp_ratio: float = 4.,
-                 first_shortcut: bool = False,
-                 drop_path_rate: Union[float, Sequence[float]] = 0.1,
-                 base_depth: int = 12,
-                 return_patch_tokens: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+    def __init__(self, in_channels: int, depth: int = 3, mlp_ratio: float = 4., **kwargs) -> None:
         super().__init__(
-            in_channels,
-            depth,
+            in_channels, depth,
             lambda c, shortcut, dp: AuxMLPBlock(c, mlp_ratio, shortcut=shortcut, drop_path=dp),
-            embed_dims=embed_dims,
-            first_shortcut=first_shortcut,
-            drop_path_rate=drop_path_rate,
-            base_depth=base_depth,
-            return_patch_tokens=return_patch_tokens,
-            init_cfg=init_cfg)
+            **kwargs)
 
     def mix(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         x = x.flatten(2).transpose(1, 2)

@@ -1,5 +1,5 @@
 """Transformer-block auxiliary head: self-attention over the base's flattened feature map."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn.bricks import DropPath
@@ -68,12 +68,9 @@ class AuxTransformerHead(BaseAuxHead):
             a ResNet-50 or 14 for a ViT/16 at 224 px. Defaults to 7.
         out_token (str): ``'cls'`` or ``'avg'``. Defaults to ``'cls'``.
         qkv_bias (bool): Bias of the qkv projections. Defaults to True.
-        first_shortcut (bool): Attention shortcut in the first block (see
-            :class:`AuxTransformerBlock`). Defaults to False.
-        drop_path_rate (float | Sequence[float]): See :class:`BaseAuxHead`. Defaults to 0.1.
-        base_depth (int): Base blocks on the shared drop-path ramp. Defaults to 12.
-        return_patch_tokens (bool): Also return the normed per-position tokens. Defaults to False.
-        init_cfg (dict | list, optional): See :class:`BaseAuxHead`.
+        **kwargs: ``first_shortcut`` (the attention shortcut of the first block, see
+            :class:`AuxTransformerBlock`), ``drop_path_rate``, ``base_depth``,
+            ``return_patch_tokens`` and ``init_cfg`` of :class:`BaseAuxHead`.
     """
 
     OUT_TOKENS = ('cls', 'avg')
@@ -87,11 +84,7 @@ class AuxTransformerHead(BaseAuxHead):
                  grid_size: Union[int, Sequence[int]] = 7,
                  out_token: str = 'cls',
                  qkv_bias: bool = True,
-                 first_shortcut: bool = False,
-                 drop_path_rate: Union[float, Sequence[float]] = 0.1,
-                 base_depth: int = 12,
-                 return_patch_tokens: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 **kwargs) -> None:
         if out_token not in self.OUT_TOKENS:
             raise ValueError(f'AuxTransformerHead: out_token must be one of {self.OUT_TOKENS}, '
                              f'got {out_token!r}.')
@@ -105,11 +98,7 @@ class AuxTransformerHead(BaseAuxHead):
             lambda c, shortcut, dp: AuxTransformerBlock(
                 c, num_heads, mlp_ratio, shortcut=shortcut, drop_path=dp, qkv_bias=qkv_bias),
             embed_dims=embed_dims,
-            first_shortcut=first_shortcut,
-            drop_path_rate=drop_path_rate,
-            base_depth=base_depth,
-            return_patch_tokens=return_patch_tokens,
-            init_cfg=init_cfg)
+            **kwargs)
         self.grid_size = ((grid_size,
                            grid_size) if isinstance(grid_size, int) else tuple(grid_size))
         self.pos_embed = nn.Parameter(

@@ -76,8 +76,9 @@ def search_schedule(cfg, iters: int) -> List[dict]:
     or ``max_iters`` iterations): every time argument (:data:`TIME_KEYS`) is scaled by ``iters``
     over that length, rounded to whole iterations, and each scheduler becomes iteration-based.
     A warm-up of 10 of 100 epochs thus takes the first tenth of the search, and a cosine decay the
-    rest. A ``T_max`` equal to ``end - begin`` is dropped (mmengine's default), so that a decay
-    still ends exactly at its scaled ``end``; every scheduler spans at least one iteration.
+    rest. A scheduler without ``end`` ends with training, as the runner makes it; a ``T_max`` equal
+    to ``end - begin`` is dropped (mmengine's default), so that a decay still ends exactly at its
+    scaled ``end``; every scheduler spans at least one iteration.
 
     Args:
         cfg (Config): The searched config (``param_scheduler``, ``train_cfg``).
@@ -101,7 +102,8 @@ def search_schedule(cfg, iters: int) -> List[dict]:
                 f"Cannot compress scheduler {sched['type']} (by_epoch={by_epoch}) into the search: "
                 f"train_cfg has no {'max_epochs' if by_epoch else 'max_iters'} to scale it by.")
         scale = iters / total
-        if sched.get('T_max') is not None and 'end' in sched and \
+        sched.setdefault('end', total)  # the runner's default: the end of training
+        if sched.get('T_max') is not None and \
                 sched['T_max'] == sched['end'] - sched.get('begin', 0):
             sched.pop('T_max')
         for key in TIME_KEYS:
@@ -111,8 +113,7 @@ def search_schedule(cfg, iters: int) -> List[dict]:
             elif value is not None:
                 sched[key] = round(value * scale)
         sched['begin'] = min(sched.get('begin', 0), iters - 1)
-        if 'end' in sched:
-            sched['end'] = max(sched['end'], sched['begin'] + 1)
+        sched['end'] = max(sched['end'], sched['begin'] + 1)
         for key in ('T_max', 'step_size'):
             if key in sched:
                 sched[key] = max(sched[key], 1)

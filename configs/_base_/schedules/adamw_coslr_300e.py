@@ -11,11 +11,12 @@ optim_wrapper = dict(
     # No weight decay on biases and norm weights (all 1-D tensors).
     paramwise_cfg=dict(flat_decay_mult=0.0))
 
+# The decay has no `end`: the runner ends it with train_cfg.max_epochs (and T_max defaults to
+# end - begin), so a config with another length changes train_cfg only.
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=4096)

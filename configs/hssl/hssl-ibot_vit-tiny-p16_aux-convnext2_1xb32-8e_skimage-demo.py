@@ -14,6 +14,7 @@ out_channels = 256
 num_local_crops = 4
 batch_size = 32
 max_epochs = 8
+warmup_epochs = 1
 
 model = dict(
     backbone=dict(img_size=global_crop_size),
@@ -47,5 +48,13 @@ train_dataloader = dict(
     persistent_workers=True,
     dataset=dict(dataset=dict(times=94, dataset=dict(pipeline=train_pipeline))))
 
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-9, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingWeightDecay', eta_min=0.4, T_max=max_epochs, by_epoch=True, begin=0,
+         end=max_epochs, convert_to_iter_based=True),
+]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))

@@ -63,10 +63,11 @@ def test_global_and_per_param_clipping_are_exclusive():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
-def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_scale():
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_scale(dtype):
 
     def build(kind, model):
-        extra = dict(loss_scale='dynamic', dtype='float16') if kind == 'SSLAmpOptimWrapper' else {}
+        extra = dict(loss_scale='dynamic', dtype=dtype) if kind == 'SSLAmpOptimWrapper' else {}
         return OPTIM_WRAPPERS.build(
             dict(
                 type=kind,
@@ -90,7 +91,10 @@ def test_amp_wrapper_clips_true_gradients_and_a_skipped_step_only_lowers_the_sca
     for k, v in amp.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert wrapper.loss_scaler.get_scale() < scale
-    wrapper.update_params(amp(x).pow(2).sum())
+    with wrapper.optim_context(amp):  # as the algorithm's train_step runs the forward
+        y = amp(x)
+    assert y.dtype == getattr(torch, dtype)
+    wrapper.update_params(y.float().pow(2).sum())
     assert not wrapper.last_step_skipped
     assert not torch.equal(amp.weight, before['weight'])
 

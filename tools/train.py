@@ -3,17 +3,16 @@
 Multi-GPU: ``tools/dist_train.sh CONFIG GPUS``; on CPU the gloo backend is chosen automatically.
 """
 import argparse
-import logging
 import os
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmhssl  # noqa: F401  (registers modules)
+from mmhssl.engine import leave_out_schedulers_after_training
 from mmhssl.utils import use_safe_checkpoint_loader
 
 
@@ -83,36 +82,6 @@ def merge_args(cfg: Config, args) -> Config:
                 broadcast_buffers=False,
                 find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
-
-
-def leave_out_schedulers_after_training(cfg: Config) -> None:
-    """Leave out the open-ended schedulers that would begin after the last epoch (or iteration).
-
-    The shipped decays have no ``end``: the runner ends them with training, so a config changes
-    only its length. A run shorter than the warm-up (a one-epoch smoke run) would then get a decay
-    with ``begin >= end``, which mmengine refuses; without it the run stays in its warm-up, as it
-    would with a fixed end.
-
-    Args:
-        cfg (Config): The merged config; its ``param_scheduler`` is updated in place.
-    """
-    schedulers = cfg.get('param_scheduler')
-    if not schedulers:
-        return
-    train_cfg = cfg.get('train_cfg') or {}
-    kept = []
-    for sched in [schedulers] if isinstance(schedulers, dict) else schedulers:
-        unit = 'max_epochs' if sched.get('by_epoch', True) else 'max_iters'
-        length = train_cfg.get(unit)
-        if 'end' not in sched and length is not None and sched.get('begin', 0) >= length:
-            print_log(
-                f"{sched['type']} begins at {sched['begin']}, after training ends "
-                f'(train_cfg.{unit}={length}): left out of this run.',
-                logger='current',
-                level=logging.WARNING)
-            continue
-        kept.append(sched)
-    cfg.param_scheduler = kept
 
 
 def init_cpu_process_group(launcher: str) -> None:

@@ -1,2 +1,3 @@
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
+from .param_schedulers import leave_out_schedulers_after_training  # noqa: F401

@@ -8,6 +8,8 @@ import pytest
 import torch
 from conftest import demo_cfg, shrink
 
+from mmhssl.engine import leave_out_schedulers_after_training
+
 DEMO_ARCH = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768)
 DEMO_IMG_SIZE = 64  # the global crop size of the shrunk demo run: a 4x4 position grid
 
@@ -132,6 +134,7 @@ def resnet_backbone(photos_dir, tmp_path_factory):
     cfg.train_dataloader.update(
         batch_size=one_iteration_batch(photos_dir), num_workers=0, persistent_workers=False)
     cfg.train_cfg.max_epochs = 1
+    leave_out_schedulers_after_training(cfg)  # as tools/train.py does for a shortened run
     cfg.default_hooks.checkpoint.save_optimizer = False
     Runner.from_cfg(cfg).train()
     out = tmp_path_factory.mktemp('exported_r50') / 'hssl_r50.pth'

@@ -16,6 +16,7 @@ from mmpretrain.models.backbones import ResNet, VisionTransformer
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmhssl.apis import extract_backbone
+from mmhssl.engine import leave_out_schedulers_after_training
 from mmhssl.utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
 
 CFG_DIR = osp.join(ROOT, 'configs', 'hssl')
@@ -399,6 +400,7 @@ def test_mocov3_config_runs_in_the_runner_with_its_schedule_hook(photos_dir, tmp
     cfg.train_dataloader.update(
         batch_size=4, num_workers=0, persistent_workers=False, pin_memory=False)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    leave_out_schedulers_after_training(cfg)  # as tools/train.py does for a shortened run
     cfg.work_dir = str(tmp_path)
     cfg.default_hooks.logger.interval = 1
     cfg.log_level = 'WARNING'

@@ -118,3 +118,27 @@ def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):
     cfg_file, _ = trained_run
     with pytest.raises(FileNotFoundError, match='does not exist'):
         knn_tool.main([cfg_file, str(tmp_path / 'nope.pth')])
+
+
+def test_fashion_mnist_checks_pair_runs_by_seed():
+    import fashion_mnist as bench
+
+    def run(method, seed, knn, linear):
+        return {'method': method, 'seed': seed, 'knn': {'top1': knn}, 'linear': {'top1': linear}}
+
+    runs = [
+        run('Random init', 0, 50., 60.),
+        run('Random init', 1, 52., 61.),
+        run('iBOT', 0, 70., 72.),
+        run('iBOT', 1, 74., 75.),
+        run('HSSL-iBOT', 0, 73., 74.),
+        run('HSSL-iBOT', 1, 75., 79.),
+        run('HSSL-iBOT (MLP head)', 1, 71., 76.)
+    ]
+    lines = bench.summary_lines({'runs': {f'{r["method"]}/{r["seed"]}': r for r in runs}})
+    text = '\n'.join(lines)
+    assert '- HSSL-iBOT minus iBOT, knn top-1, paired by seed: +3.00, +1.00 (mean +2.00' in text
+    # The control ran seed 1 only, so it is compared with seed 1 of the others, not their means.
+    assert '- HSSL-iBOT (MLP head) minus iBOT, knn top-1, paired by seed: -3.00.' in text
+    assert '- HSSL-iBOT minus HSSL-iBOT (MLP head), linear top-1, paired by seed: +3.00.' in text
+    assert 'iBOT: kNN 72.00 ± 2.83 over 2 seed(s), +21.00 points over random init' in text

@@ -453,16 +453,20 @@ def summary_lines(report: dict) -> list:
                    if std is not None else 'one seed so far, no spread yet')
         lines.append(f'- {method}: kNN {_fmt_ms(knn)} over {len(runs)} seed(s), '
                      f'{gain:+.2f} points over random init ({_fmt_ms(rnd)}): {verdict}.')
-    if by.get(BASELINE) and by.get('HSSL-iBOT'):
-        base = {r['seed']: r for r in by[BASELINE]}
+    # The control answers whether a gain comes from the ConvNeXt head's architecture or from
+    # any auxiliary head: each pair is compared on the seeds both ran.
+    for method, ref in (('HSSL-iBOT', BASELINE), (CONTROL, BASELINE), ('HSSL-iBOT', CONTROL)):
+        if not (by.get(method) and by.get(ref)):
+            continue
+        base = {r['seed']: r for r in by[ref]}
         for metric in ('knn', 'linear'):
             diffs = [
-                r[metric]['top1'] - base[r['seed']][metric]['top1'] for r in by['HSSL-iBOT']
+                r[metric]['top1'] - base[r['seed']][metric]['top1'] for r in by[method]
                 if r['seed'] in base
             ]
             if diffs:
                 mean, std = _stats(diffs)
-                lines.append(f'- HSSL-iBOT minus iBOT, {metric} top-1, paired by seed: ' +
+                lines.append(f'- {method} minus {ref}, {metric} top-1, paired by seed: ' +
                              ', '.join(f'{d:+.2f}' for d in diffs) +
                              (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None else '.'))
     if PIXELS in by:

@@ -137,7 +137,12 @@ def _write_atomic(filename: str, write: Callable[[Any], None]) -> None:
     dirname = osp.dirname(osp.abspath(filename))
     os.makedirs(dirname, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=osp.splitext(filename)[1], dir=dirname)
+    # mkstemp makes the file private (0600); a checkpoint gets the mode a plain open() would give
+    # it, so that others who may read the folder can read the weights too.
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()

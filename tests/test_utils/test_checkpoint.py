@@ -171,6 +171,25 @@ def test_atomic_backend_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypa
     assert backend.get_text(str(tmp_path / 'last_checkpoint')) == 'epoch_1.pth'
 
 
+@pytest.mark.parametrize('umask', [0o022, 0o077])
+def test_atomic_writes_get_the_mode_of_a_plain_write(tmp_path, umask):
+    # A shared folder's readers must be able to read the weights, as with torch.save.
+    old = os.umask(umask)
+    try:
+        save_checkpoint_atomic({'w': torch.ones(1)}, str(tmp_path / 'a.pth'))
+        torch.save({'w': torch.ones(1)}, str(tmp_path / 'b.pth'))
+        backend = get_file_backend(str(tmp_path), backend_args=ATOMIC)
+        backend.put_text('a.pth', str(tmp_path / 'last_checkpoint'))
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {
+        'a.pth': 0o666 & ~umask,
+        'b.pth': 0o666 & ~umask,
+        'last_checkpoint': 0o666 & ~umask
+    }
+
+
 def test_default_runtime_writes_atomic_safe_loadable_checkpoints():
     from conftest import ROOT
     from mmengine.config import Config

@@ -124,7 +124,17 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
     import fashion_mnist as bench
 
     def run(method, seed, knn, linear):
-        return {'method': method, 'seed': seed, 'knn': {'top1': knn}, 'linear': {'top1': linear}}
+        return {
+            'method': method,
+            'seed': seed,
+            'knn': {
+                'top1': knn
+            },
+            'linear': {
+                'top1': linear,
+                'lr_at_sweep_edge': method == 'Random init'
+            }
+        }
 
     runs = [
         run('Random init', 0, 50., 60.),
@@ -142,3 +152,4 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
     assert '- HSSL-iBOT (MLP head) minus iBOT, knn top-1, paired by seed: -3.00.' in text
     assert '- HSSL-iBOT minus HSSL-iBOT (MLP head), linear top-1, paired by seed: +3.00.' in text
     assert 'iBOT: kNN 72.00 ± 2.83 over 2 seed(s), +21.00 points over random init' in text
+    assert 'at an end of the sweep for 2 of 7 runs (Random init/0, Random init/1)' in text

@@ -473,6 +473,12 @@ def summary_lines(report: dict) -> list:
         px = by[PIXELS][0]
         lines.append(f'- Raw pixels: kNN {px["knn"]["top1"]:.2f}, linear '
                      f'{px["linear"]["top1"]:.2f}.')
+    edge = [k for k, r in report['runs'].items() if r['linear'].get('lr_at_sweep_edge')]
+    if edge:
+        lines.append(f'- Linear probe: the learning rate chosen on the held-out split is at an end '
+                     f'of the sweep for {len(edge)} of {len(report["runs"])} runs '
+                     f'({", ".join(edge)}); a wider sweep may raise their linear top-1, so read '
+                     'those as lower bounds. kNN has no such choice.')
     return lines
 
 

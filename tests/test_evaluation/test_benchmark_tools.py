@@ -108,6 +108,16 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
         assert row in table
     with open(out + '.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    # A wider linear-probe sweep is stored apart from the table's own numbers.
+    swept = bench.main(_bench_args(tmp_path, '--resweep', '1', '0.1'))
+    assert swept['runs'] == report['runs']
+    sweep = swept['linear_sweep']
+    assert sweep['lrs'] == [0.1, 1.0]
+    assert set(sweep['runs']) == {'Random init/0', 'iBOT/0', 'HSSL-iBOT/0'}  # pixels have no lr
+    for run in sweep['runs'].values():
+        assert set(run['val_top1']) == {'0.1', '1.0'} and run['lr'] in (0.1, 1.0)
+    with open(out + '.md') as f:
+        assert '| iBOT/0 | ' in f.read().split('wider sweep (generated)')[1]
     # Another setting is refused instead of being mixed into the same table.
     with pytest.raises(SystemExit, match='another setting'):
         bench.main(_bench_args(tmp_path, '--epochs', '3'))

@@ -594,7 +594,9 @@ def write_markdown(report: dict, path: str) -> None:
             '## Linear probe over a wider sweep (generated)', '',
             f'Command: `python tools/benchmarks/fashion_mnist.py --resweep '
             f'{" ".join(f"{lr:g}" for lr in sweep["lrs"])}` (the runs whose features could be '
-            'rebuilt; the table above keeps its own sweep).', '',
+            'rebuilt; the table above keeps its own sweep), measured ' +
+            ', '.join(sorted({r['date']
+                              for r in sweep['runs'].values()})) + '.', '',
             '| Run | Table: linear top-1 (lr) | Wider sweep: linear top-1 (lr) | Difference |',
             '|---|---|---|---|'
         ]

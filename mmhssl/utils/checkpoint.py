@@ -12,7 +12,7 @@ select the ``'atomic_local'`` file backend (:class:`AtomicLocalBackend`) for wri
 """
 import os
 import os.path as osp
-import tempfile
+import uuid
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -136,13 +136,11 @@ def _write_atomic(filename: str, write: Callable[[Any], None]) -> None:
     """
     dirname = osp.dirname(osp.abspath(filename))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=osp.splitext(filename)[1], dir=dirname)
-    # mkstemp makes the file private (0600); a checkpoint gets the mode a plain open() would give
-    # it, so that others who may read the folder can read the weights too.
-    umask = os.umask(0)
-    os.umask(umask)
+    # Not mkstemp: its files are private (0600), and colleagues reading a shared work dir need
+    # the mode a plain open() gives (the umask decides), as with torch.save.
+    tmp = osp.join(dirname, f'.tmp-{uuid.uuid4().hex}{osp.splitext(filename)[1]}')
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()

@@ -353,8 +353,9 @@ def resweep(args) -> None:
     """Linear probes of the finished runs over ``args.resweep``, to see whether the table's sweep
     was wide enough. Resumable: runs already probed over the same rates are skipped."""
     lrs = sorted(args.resweep)
-    for key, run in load_report(args)['runs'].items():
-        done = load_report(args).get('linear_sweep', {})
+    report = load_report(args)
+    done = report.get('linear_sweep', {})
+    for key, run in report['runs'].items():
         method, _, seed = key.partition('/')
         if method == PIXELS or (done.get('lrs') == lrs and key in done['runs']):
             continue
@@ -367,8 +368,8 @@ def resweep(args) -> None:
             continue
         result = linear_probe(*feats['train'], *feats['test'], 10, lrs, args.linear_epochs)
         print(f'{key}: linear top-1 {result["top1"]:.2f} at lr {result["lr"]}')
-        with _locked_report(args) as report:
-            sweep = report.setdefault('linear_sweep', dict(lrs=lrs, runs={}))
+        with _locked_report(args) as stored:
+            sweep = stored.setdefault('linear_sweep', dict(lrs=lrs, runs={}))
             if sweep['lrs'] != lrs:  # other rates: this sweep replaces that one
                 sweep.update(lrs=lrs, runs={})
             sweep['runs'][key] = dict(result, date=time.strftime('%Y-%m-%d'))

@@ -155,7 +155,8 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
         run('HSSL-iBOT', 1, 75., 79.),
         run('HSSL-iBOT (MLP head)', 1, 71., 76.)
     ]
-    lines = bench.summary_lines({'runs': {f'{r["method"]}/{r["seed"]}': r for r in runs}})
+    report = {'runs': {f'{r["method"]}/{r["seed"]}': r for r in runs}}
+    lines = bench.summary_lines(report)
     text = '\n'.join(lines)
     assert '- HSSL-iBOT minus iBOT, knn top-1, paired by seed: +3.00, +1.00 (mean +2.00' in text
     # The control ran seed 1 only, so it is compared with seed 1 of the others, not their means.
@@ -163,3 +164,8 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
     assert '- HSSL-iBOT minus HSSL-iBOT (MLP head), linear top-1, paired by seed: +3.00.' in text
     assert 'iBOT: kNN 72.00 ± 2.83 over 2 seed(s), +21.00 points over random init' in text
     assert 'at an end of the sweep for 2 of 7 runs (Random init/0, Random init/1)' in text
+    assert 'a wider sweep may raise their linear top-1' in text
+    # A wider sweep that reached one of them is reported, not guessed at.
+    report['linear_sweep'] = {'lrs': [1.0, 10.0], 'runs': {'Random init/1': {'top1': 61.5}}}
+    text = '\n'.join(bench.summary_lines(report))
+    assert 'Random init/1); the wider sweep below moves 1 of them by +0.50 to +0.50 points' in text

@@ -529,11 +529,15 @@ def summary_lines(report: dict) -> list:
                      f'{px["linear"]["top1"]:.2f}.')
     edge = [k for k, r in report['runs'].items() if r['linear'].get('lr_at_sweep_edge')]
     if edge:
-        lines.append(
-            f'- Linear probe: the learning rate chosen on the held-out split is at an end '
-            f'of the sweep for {len(edge)} of {len(report["runs"])} runs '
-            f'({", ".join(edge)}); a wider sweep may raise their linear top-1 (`--resweep` '
-            'measures it). kNN has no such choice.')
+        # Once --resweep has measured it, say what the wider sweep found instead of what it may.
+        swept = report.get('linear_sweep', {}).get('runs', {})
+        moves = [swept[k]['top1'] - report['runs'][k]['linear']['top1'] for k in edge if k in swept]
+        outcome = (f'the wider sweep below moves {len(moves)} of them by {min(moves):+.2f} to '
+                   f'{max(moves):+.2f} points' if moves else
+                   'a wider sweep may raise their linear top-1 (`--resweep` measures it)')
+        lines.append(f'- Linear probe: the learning rate chosen on the held-out split is at an end '
+                     f'of the sweep for {len(edge)} of {len(report["runs"])} runs '
+                     f'({", ".join(edge)}); {outcome}. kNN has no such choice.')
     return lines
 
 

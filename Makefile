@@ -14,7 +14,8 @@ ENV_INPUTS := tools/setup_env.sh requirements/constraints.txt setup.cfg
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: env env-downstream data data-check demo test test-quick lint benchmark-fmnist clean
+.PHONY: env env-downstream data data-check demo test test-quick lint benchmark-fmnist \
+	benchmark-transfer clean
 
 # FORCE_CUDA=1 asks for compiled CUDA ops: that is the downstream environment.
 env: $(if $(filter 1,$(FORCE_CUDA)),$(OPS_STAMP),$(LITE_STAMP))
@@ -65,6 +66,12 @@ lint: env
 # in docs/results/fashion_mnist.json; see docs/results/fashion_mnist.md).
 benchmark-fmnist: env data-check
 	$(PY) tools/benchmarks/fashion_mnist.py
+
+# Random init vs the iBOT and HSSL-iBOT zoo weights, fine-tuned in mmpretrain, mmseg and mmdet on
+# Fashion-MNIST (hours; resumable, results accumulate in docs/results/transfer.json; see
+# docs/results/transfer.md).
+benchmark-transfer: env-downstream data-check
+	OMP_NUM_THREADS=1 $(PY) tools/benchmarks/transfer.py
 
 clean:
 	rm -rf work_dirs data/skimage_photos

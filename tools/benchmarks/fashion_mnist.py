@@ -18,7 +18,6 @@ date, machine, versions) and ``OUT.png`` (online kNN over training).
 check that the table's sweep was wide enough; ``--publish DIR`` exports the zoo weights.
 """
 import argparse
-import contextlib
 import copy
 import glob
 import hashlib
@@ -37,8 +36,8 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmhssl  # noqa: F401  (registers modules)
-from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy, linear_probe,
-                               pixel_features, write_json)
+from mmhssl.evaluation import (ResultsStore, environment_info, features_from_config, fmt_mean_std,
+                               knn_accuracy, linear_probe, mean_std, pixel_features, write_json)
 from mmhssl.utils import use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
@@ -311,42 +310,22 @@ def train(method: str, seed: int, args, deadline: float):
     return result
 
 
+def results(args) -> ResultsStore:
+    """The table's JSON store; its lock lives in the work dir."""
+    return ResultsStore(args.out + '.json', setting_of(args), args.work_dir)
+
+
 def load_report(args) -> dict:
-    path = args.out + '.json'
-    setting = setting_of(args)
-    if osp.isfile(path):
-        with open(path) as f:
-            report = json.load(f)
-        if report['setting'] != setting:
-            changed = sorted(k for k in setting if report['setting'].get(k) != setting[k])
-            raise SystemExit(
-                f'{path} holds runs of another setting (differs in {changed}). Use another '
-                '--out (and --work-dir) for this setting, or delete the file to start over.')
-        return report
-    return dict(setting=setting, runs={})
+    return results(args).load()
 
 
 def store(args, key: str, result: dict) -> dict:
-    """Add one finished run to OUT.json under a lock, keeping what other sittings stored.
+    """Add one finished run to OUT.json, keeping what other sittings stored.
 
     Sittings may run side by side (e.g. ``--only iBOT/1`` and ``--only HSSL-iBOT/1``, one core
-    each): each re-reads the file before adding its run.
+    each).
     """
-    with _locked_report(args) as report:
-        report['runs'][key] = result
-        report['command'] = 'python tools/benchmarks/fashion_mnist.py'
-    return report
-
-
-@contextlib.contextmanager
-def _locked_report(args):
-    """OUT.json as stored now, written back when the block ends, under an exclusive lock."""
-    import fcntl
-    with open(args.out + '.json.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        report = load_report(args)
-        yield report
-        write_json(args.out + '.json', report)
+    return results(args).add(key, result, command='python tools/benchmarks/fashion_mnist.py')
 
 
 def resweep(args) -> None:
@@ -368,7 +347,7 @@ def resweep(args) -> None:
             continue
         result = linear_probe(*feats['train'], *feats['test'], 10, lrs, args.linear_epochs)
         print(f'{key}: linear top-1 {result["top1"]:.2f} at lr {result["lr"]}')
-        with _locked_report(args) as stored:
+        with results(args).update() as stored:
             sweep = stored.setdefault('linear_sweep', dict(lrs=lrs, runs={}))
             if sweep['lrs'] != lrs:  # other rates: this sweep replaces that one
                 sweep.update(lrs=lrs, runs={})
@@ -475,17 +454,6 @@ def _by_method(report: dict) -> dict:
     return out
 
 
-def _stats(values):
-    if len(values) < 2:
-        return values[0], None
-    return statistics.mean(values), statistics.stdev(values)
-
-
-def _fmt_ms(values) -> str:
-    mean, std = _stats(values)
-    return f'{mean:.2f}' if std is None else f'{mean:.2f} ± {std:.2f}'
-
-
 def summary_lines(report: dict) -> list:
     """The table's checks, computed from the stored runs."""
     by = _by_method(report)
@@ -499,14 +467,14 @@ def summary_lines(report: dict) -> list:
             continue
         knn = [r['knn']['top1'] for r in runs]
         gain = statistics.mean(knn) - statistics.mean(rnd)
-        _, std = _stats(knn)
-        _, rstd = _stats(rnd)
+        _, std = mean_std(knn)
+        _, rstd = mean_std(rnd)
         spread = max(std or 0., rstd or 0.)
         verdict = (f'{"meets" if gain >= 10 and gain > 3 * spread else "misses"} the bar of '
                    f'+10 points and > 3 seed std ({3 * spread:.2f})'
                    if std is not None else 'one seed so far, no spread yet')
-        lines.append(f'- {method}: kNN {_fmt_ms(knn)} over {len(runs)} seed(s), '
-                     f'{gain:+.2f} points over random init ({_fmt_ms(rnd)}): {verdict}.')
+        lines.append(f'- {method}: kNN {fmt_mean_std(knn)} over {len(runs)} seed(s), '
+                     f'{gain:+.2f} points over random init ({fmt_mean_std(rnd)}): {verdict}.')
     # The control answers whether a gain comes from the ConvNeXt head's architecture or from
     # any auxiliary head: each pair is compared on the seeds both ran.
     for method, ref in (('HSSL-iBOT', BASELINE), (CONTROL, BASELINE), ('HSSL-iBOT', CONTROL)):
@@ -519,7 +487,7 @@ def summary_lines(report: dict) -> list:
                 if r['seed'] in base
             ]
             if diffs:
-                mean, std = _stats(diffs)
+                mean, std = mean_std(diffs)
                 lines.append(f'- {method} minus {ref}, {metric} top-1, paired by seed: ' +
                              ', '.join(f'{d:+.2f}' for d in diffs) +
                              (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None else '.'))
@@ -581,9 +549,9 @@ def write_markdown(report: dict, path: str) -> None:
             continue
         seeds = ', '.join(str(r['seed']) for r in runs) if method != PIXELS else '-'
         minutes = [r['train_minutes'] for r in runs if 'train_minutes' in r]
-        lines.append(f'| {method} | {seeds} | {_fmt_ms([r["knn"]["top1"] for r in runs])} | '
-                     f'{_fmt_ms([r["linear"]["top1"] for r in runs])} | '
-                     f'{_fmt_ms(minutes) if minutes else "-"} |')
+        lines.append(f'| {method} | {seeds} | {fmt_mean_std([r["knn"]["top1"] for r in runs])} | '
+                     f'{fmt_mean_std([r["linear"]["top1"] for r in runs])} | '
+                     f'{fmt_mean_std(minutes) if minutes else "-"} |')
     lines += [
         '', 'Mean ± sample standard deviation over seeds. Per-run values are in '
         f'`{osp.basename(path)[:-3]}.json`. Minutes are wall-clock on a shared machine.', '',

@@ -10,6 +10,7 @@ import sys
 from typing import List
 
 from mmhssl.apis.metafiles import metafile_entries, zoo_root
+from mmhssl.evaluation import replace_marked_block
 
 START = '<!-- zoo-table:start -->'
 END = '<!-- zoo-table:end -->'
@@ -85,11 +86,7 @@ def render_block() -> str:
 
 def replace_block(text: str, block: str) -> str:
     """``text`` with the part between the markers (inclusive) replaced by ``block``."""
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f'README has no {START} ... {END} markers; add them where the table '
-                         'belongs.')
-    return text[:start] + block + text[end + len(END):]
+    return replace_marked_block(text, block, START, END)
 
 
 def main(argv=None) -> int:

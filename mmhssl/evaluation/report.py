@@ -31,3 +31,13 @@ def write_json(path: str, obj) -> None:
         json.dump(obj, f, indent=2)
         f.write('\n')
     os.replace(path + '.tmp', path)
+
+
+def replace_marked_block(text: str, block: str, start: str, end: str) -> str:
+    """``text`` with the part from ``start`` to ``end`` (markers included) replaced by ``block``,
+    which carries the markers itself (generated tables in README.md)."""
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f'No {start} ... {end} markers; add them where the generated block '
+                         'belongs.')
+    return text[:i] + block + text[j + len(end):]

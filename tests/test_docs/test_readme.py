@@ -157,3 +157,17 @@ def test_own_folder_with_broken_files_trains_and_names_them(photos_dir, tmp_path
     assert not any(f"image '{osp.join(folder, g)}'" in log for g in files['good'])
     # Only warnings that ask for action: none per teacher parameter.
     assert 'requires_grad=False' not in log
+
+
+def test_transfer_table_is_the_generated_one():
+    """The README's transfer table is what tools/benchmarks/transfer.py makes from the committed
+    results (regenerate with ``--render-only --readme README.md``)."""
+    import json
+
+    from benchmarks.transfer import README_END, README_START, readme_block
+    with open(osp.join(ROOT, 'docs/results/transfer.json')) as f:
+        report = json.load(f)
+    with open(README, encoding='utf-8') as f:
+        text = f.read()
+    shown = text[text.index(README_START):text.index(README_END) + len(README_END)]
+    assert shown == readme_block(report)

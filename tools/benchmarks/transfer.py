@@ -156,6 +156,8 @@ def build_cfg(task: str, row: str, seed: int, args) -> Config:
     cfg = Config.fromfile(TASKS[task][0])
     cfg.work_dir = osp.join(args.work_dir, task, f'{row.lower().replace(" ", "_")}_seed{seed}')
     cfg.randomness = dict(seed=seed, deterministic=False)
+    # One visualiser per run: runs made in one process would otherwise log into the first's.
+    cfg.visualizer.name = f'transfer-{task}-{row}-{seed}'
     if ROWS[row] is None:
         cfg.model.backbone.init_cfg = None
     else:

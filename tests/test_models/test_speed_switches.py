@@ -5,13 +5,17 @@ checkpointing) must match to 1e-6; switches that swap kernels (SDPA vs explicit 
 channels-last convolutions, fused/foreach AdamW, torch.compile) to 1e-5 relative/absolute in fp32.
 """
 import copy
+import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_model_cfg
+from fashion_mnist_utils import HSSL_CONFIG, IBOT_CONFIG, fmnist_root
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -144,3 +148,117 @@ def test_torch_compile_keeps_loss_and_grads():
     # aot_eager traces forward and backward graphs like inductor, without needing a C++ compiler.
     model.loss = torch.compile(model.loss, backend='aot_eager')
     _assert_same(plain, _loss_and_grads(model), KERNEL)
+
+
+def _fmnist_model_and_batch(config: str, head_norm: bool = False, batch_size: int = 16):
+    """A Fashion-MNIST benchmark model as configured, and real images made into its views and
+    block masks by its own preprocessor."""
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(config)
+    loader_cfg = cfg.train_dataloader.to_dict()
+    loader_cfg['batch_size'] = batch_size
+    loader_cfg['dataset'].update(data_root=fmnist_root(), num_per_class=2)
+    data = next(iter(Runner.build_dataloader(loader_cfg, seed=0)))
+    if head_norm:
+        cfg.model.head.norm_cfg = dict(type='BN1d')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+    model.init_weights()
+    model.train()
+    random.seed(0)  # the block masks
+    torch.manual_seed(0)  # the crops
+    batch = model.data_preprocessor(data, training=True)
+    # The teacher differs from the student and the centers are not zero, so that a wrong pairing
+    # of tokens cannot cancel out.
+    with torch.no_grad():
+        for p in model.teacher.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+        model.loss_module.cls_center.normal_()
+        model.loss_module.patch_center.normal_()
+    return model, batch['inputs'], batch['data_samples']
+
+
+def _every_token_loss(model, views, samples):
+    """The computation before masked-only projection, from iBOT's formulas: the student projects
+    every patch token of its global views; the masked-patch term keeps the masked positions, as a
+    mean per image (images without masked tokens add 0), then over images and views."""
+    lm, teacher = model.loss_module, model.teacher
+    stacked = torch.stack([s.mask for s in samples]).bool()
+    G = stacked.shape[1]
+    masks = [stacked[:, v].flatten(1) for v in range(G)]
+
+    def aux_cls(parts, feats):
+        return parts['head'](parts['neck'](feats.aux_input)['cls'], aux=True)
+
+    def targets(logits, center, temp):
+        return F.softmax((logits - center) / temp, dim=-1)
+
+    with torch.no_grad():  # the teacher's global views, batched and projected as in training
+        f = model.adapter(teacher['backbone'], torch.cat(views[:G]))
+        every_token = teacher['head'](f.tokens)
+        t_cls = aux_cls(teacher, f) if model.with_neck else every_token[:, 0]
+        t_cls = targets(t_cls, lm.cls_center, lm.teacher_temp).chunk(G)
+        t_patch = targets(every_token[:, 1:], lm.patch_center, lm.teacher_patch_temp).chunk(G)
+    student = dict(backbone=model.backbone, neck=model.neck, head=model.head)
+    f = model.adapter(model.backbone, torch.cat(views[:G]), torch.cat(masks))
+    every_token = model.head(f.tokens)
+    s_cls = {'base': list(every_token[:, 0].chunk(G))}
+    s_patch = every_token[:, 1:].chunk(G)
+    if model.with_neck:
+        s_cls['aux'] = list(aux_cls(student, f).chunk(G))
+    f = model.adapter(model.backbone, torch.cat(views[G:]))
+    s_cls['base'] += list(model.head(f.cls).chunk(len(views) - G))
+    if model.with_neck:
+        s_cls['aux'] += list(aux_cls(student, f).chunk(len(views) - G))
+
+    def ce(p, logits):
+        return -(p * F.log_softmax(logits / lm.student_temp, dim=-1)).sum(-1)
+
+    losses = {}
+    for name, outs in s_cls.items():
+        terms = [ce(t, s).mean() for v, s in enumerate(outs) for q, t in enumerate(t_cls) if q != v]
+        losses[f'loss_cls_{name}'] = lm.lambda_cls / len(s_cls) * torch.stack(terms).mean()
+    mim = []
+    for v in range(G):
+        m = masks[v].float()
+        per_image = (ce(t_patch[v], s_patch[v]) * m).sum(-1) / m.sum(-1).clamp(min=1)
+        mim.append(per_image.mean())
+    losses['loss_mim'] = lm.lambda_patch * torch.stack(mim).mean()
+    return losses
+
+
+def _losses_and_grads(model, compute, views, samples):
+    losses = compute(views, samples)
+    model.zero_grad()
+    sum(losses.values()).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return {k: v.detach() for k, v in losses.items()}, grads
+
+
+@pytest.mark.parametrize(
+    'config,head_norm', [(IBOT_CONFIG, False), (HSSL_CONFIG, False), (HSSL_CONFIG, True)],
+    ids=['ibot', 'hssl-ibot', 'hssl-ibot-bn-head'])
+def test_masked_only_student_projection_keeps_losses_and_grads(config, head_norm):
+    model, views, samples = _fmnist_model_and_batch(config, head_norm)
+    assert any(s.mask[1].any() for s in samples) and not all(s.mask.all() for s in samples)
+    before = _losses_and_grads(model, lambda v, s: _every_token_loss(model, v, s), views, samples)
+    after = _losses_and_grads(model, model.loss, views, samples)
+    assert before[0].keys() == after[0].keys()
+    for name in before[0]:
+        torch.testing.assert_close(after[0][name], before[0][name], **KERNEL, msg=name)
+    assert set(after[1]) == {n for n, p in model.named_parameters() if p.requires_grad}
+    _assert_same((sum(after[0].values()), after[1]), (sum(before[0].values()), before[1]), KERNEL)
+
+
+def test_student_projects_only_masked_patch_tokens():
+    model, views, samples = _fmnist_model_and_batch(IBOT_CONFIG)
+    rows = []
+    hook = model.head.base_mlp.register_forward_pre_hook(  # student calls: with autograd
+        lambda m, args: rows.append(args[0].shape[:-1].numel())
+        if torch.is_grad_enabled() else None)
+    model.loss(views, samples)
+    hook.remove()
+    batch, masked = views[0].shape[0], sum(int(s.mask.sum()) for s in samples)
+    local = sum(v.shape[0] for v in views[2:])
+    # Class tokens and masked patch tokens of the global views, class tokens of the local views.
+    assert sum(rows) == 2 * batch + masked + local

@@ -18,8 +18,8 @@ TINY = [
     'model.backbone.arch.num_layers=1', 'model.neck.base_depth=1', 'model.head.out_channels=256',
     'model.loss.out_channels=256'
 ]
-FIELDS = ('images_per_s', 'step_time_s', 'step_time_min_s', 'peak_memory_mb', 'gflops_per_step',
-          'gflops_per_image', 'tflops_per_s', 'params_m')
+FIELDS = ('images_per_s', 'step_time_s', 'step_time_min_s', 'cpu_time_s', 'peak_memory_mb',
+          'gflops_per_step', 'gflops_per_image', 'tflops_per_s', 'params_m')
 
 
 @pytest.mark.slow

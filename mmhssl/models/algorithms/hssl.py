@@ -126,12 +126,25 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
     def _encode(self, parts: Dict[str,
                                   nn.Module], images: torch.Tensor, mask: Optional[torch.Tensor],
                 outputs: Sequence[str], student: bool) -> Dict[str, torch.Tensor]:
-        """Projected ``outputs`` (``base``, ``aux``, ``base_patch``) of one batch of images."""
+        """Projected ``outputs`` (``base``, ``aux``, ``base_patch``) of one batch of images.
+
+        ``base_patch`` is ``(B, N, K)`` for the teacher (all patch tokens) and ``(M, K)`` for the
+        student: the masked tokens of ``mask`` only, in its row-major order.
+        """
         feats = self.adapter(parts['backbone'], images, mask)
         head, out = parts['head'], {}
-        if 'base_patch' in outputs:
+        if 'base_patch' in outputs and student and not getattr(head, 'with_norm', False):
+            # The loss reads the student's patch logits at masked positions only (dinov2 projects
+            # just those); a projector with batch norm sees every token, as in the reference.
+            n = feats.tokens.shape[0]
+            logits = head(torch.cat([feats.tokens[:, 0], feats.tokens[:, 1:][mask]]), student=True)
+            out['base'], out['base_patch'] = logits[:n], logits[n:]
+        elif 'base_patch' in outputs:
+            # The teacher's patch centre is a mean over all its patch tokens: it projects them all.
             logits = head(feats.tokens, student=student)
             out['base'], out['base_patch'] = logits[:, 0], logits[:, 1:]
+            if student:
+                out['base_patch'] = out['base_patch'][mask]
         elif 'base' in outputs:
             out['base'] = head(feats.cls, student=student)
         if 'aux' in outputs:
@@ -152,7 +165,10 @@ class HSSLAlgorithm(EMATeacherMixin, BaseSelfSupervisor):
             mask = torch.cat([masks[i] for i in group]) if masks is not None else None
             out = self._encode(parts, torch.cat([views[i] for i in group]), mask, outputs, student)
             for k, v in out.items():
-                result[k] += list(v.split(views[group[0]].shape[0]))
+                sizes = views[group[0]].shape[0]
+                if k == 'base_patch' and student:  # masked tokens only: a count per view
+                    sizes = torch.stack([masks[i].sum() for i in group]).tolist()
+                result[k] += list(v.split(sizes))
         return result
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],

@@ -122,6 +122,11 @@ class BranchProjector(BaseModule):
         self.aux_mlp = (
             ProjectionMLP(aux_in_channels, **mlp_cfg) if with_aux and not shared_mlp else None)
 
+    @property
+    def with_norm(self) -> bool:
+        """Whether the MLPs normalise over the batch (their outputs then depend on it)."""
+        return self.base_mlp.with_norm
+
     def mlp(self, aux: bool) -> nn.Module:
         """The MLP of the auxiliary (``aux=True``) or base branch."""
         if aux and not self.with_aux:

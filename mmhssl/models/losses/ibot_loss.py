@@ -62,9 +62,11 @@ class IBOTLoss(DINOLoss):
         Args:
             student_cls (dict[str, list[Tensor]]): See :meth:`DINOLoss.forward`.
             teacher_cls (list[Tensor]): See :meth:`DINOLoss.forward`.
-            student_patch (list[Tensor], optional): Student patch logits ``(B, N, K)`` of the global
-                views. Defaults to None (no MIM term).
-            teacher_patch (list[Tensor], optional): Teacher patch logits of the global views.
+            student_patch (list[Tensor], optional): Per global view, the student logits ``(M, K)``
+                of its masked patch tokens only (``tokens[mask]``, row-major). Defaults to None
+                (no MIM term).
+            teacher_patch (list[Tensor], optional): Teacher logits ``(B, N, K)`` of all patch
+                tokens of the global views (the center is their mean).
             masks (list[Tensor], optional): Boolean ``(B, N)`` masks of the global views.
 
         Returns:
@@ -83,10 +85,17 @@ class IBOTLoss(DINOLoss):
         """The masked-patch term; collects the teacher's batch statistics for its center."""
         total = 0.
         for s, t, m in zip(student_patch, teacher_patch, masks):
-            t_p = self.teacher_targets(t, self.patch_center, self.teacher_patch_temp)
+            m = m.flatten(1).bool()
+            # Each masked token weighs 1 / (its image's masked count): per-image means, then the
+            # mean over all images (those without masked tokens add 0).
+            weight = (1.0 / m.sum(dim=-1).clamp(min=1).float())[:, None].expand_as(m)[m]
+            if s.dim() != 2 or s.shape[0] != weight.shape[0]:
+                raise ValueError(f'{type(self).__name__}: student_patch has shape '
+                                 f'{tuple(s.shape)} but the masks have {weight.shape[0]} masked '
+                                 'tokens; pass (masked tokens, K) logits, those of tokens[mask].')
+            t_p = self.teacher_targets(t[m], self.patch_center[0], self.teacher_patch_temp)
             ce = torch.sum(-t_p * F.log_softmax(s.float() / self.student_temp, dim=-1), dim=-1)
-            m = m.flatten(1).float()
-            total = total + (torch.sum(ce * m, dim=-1) / m.sum(dim=-1).clamp(min=1.0)).mean()
+            total = total + torch.sum(ce * weight) / m.shape[0]
         patch = torch.cat(teacher_patch).detach().float()
         self._collect('patch_center',
                       patch.mean(dim=1).sum(dim=0, keepdim=True).unsqueeze(0), patch.shape[0])

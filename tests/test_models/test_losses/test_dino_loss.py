@@ -47,3 +47,15 @@ def test_checkpoint_keys_of_both_losses():
         'cls_center': (1, 8),
         'patch_center': (1, 1, 4)
     }
+
+
+def test_ibot_loss_rejects_student_logits_of_every_patch():
+    ibot = MODELS.build(dict(type='IBOTLoss', out_channels=8))
+    x = [torch.randn(2, 8)] * 2
+    masks = [torch.tensor([[True, False, False, True], [False] * 4])] * 2
+    with pytest.raises(ValueError, match=r'shape \(2, 4, 8\) but the masks have 2 masked tokens'):
+        ibot({'base': x},
+             x,
+             student_patch=[torch.randn(2, 4, 8)] * 2,
+             teacher_patch=[torch.randn(2, 4, 8)] * 2,
+             masks=masks)

@@ -91,7 +91,7 @@ def test_resume_continues_exactly(photos_dir, tmp_path, workers):
 
 def test_resume_from_missing_path_is_a_clear_error(tmp_path):
     from train import main
-    with pytest.raises(FileNotFoundError, match='no such checkpoint'):
+    with pytest.raises(SystemExit, match='train.py: error: --resume .*: no such checkpoint'):
         main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--resume', str(tmp_path / 'nope.pth')])
 
 

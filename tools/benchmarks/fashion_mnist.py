@@ -39,7 +39,7 @@ from mmpretrain.registry import DATASETS, MODELS
 import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.evaluation import (environment_info, features_from_config, knn_accuracy, linear_probe,
                                pixel_features, write_json)
-from mmhssl.utils import use_safe_checkpoint_loader
+from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
@@ -375,6 +375,7 @@ def resweep(args) -> None:
             sweep['runs'][key] = dict(result, date=time.strftime('%Y-%m-%d'))
 
 
+@command_line_tool()
 def main(argv=None) -> dict:
     args = parse_args(argv)
     use_safe_checkpoint_loader()  # the runs resume from their last checkpoint

@@ -2,7 +2,7 @@
 
 ``python tools/benchmarks/knn.py CONFIG CHECKPOINT [--part teacher|student]
 [--feature cls|patch|concat] [--num-blocks 4] [--k 10 20 100] [--temperature 0.07]
-[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--out RESULT.json]``
+[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--work-dir DIR] [--out RESULT.json]``
 
 CHECKPOINT is a training checkpoint of ours (the teacher's base model by default), a backbone
 exported by tools/model_converters/extract_backbone.py, or imported weights (mmpretrain layout or

@@ -2,7 +2,7 @@
 
 ``python tools/benchmarks/linear_probe.py CONFIG CHECKPOINT [--part teacher|student]
 [--feature cls|patch|concat] [--num-blocks 4] [--lrs 0.001 0.01 0.1 1.0] [--epochs 50]
-[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--out RESULT.json]``
+[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--work-dir DIR] [--out RESULT.json]``
 
 The learning rate is chosen on a held-out part of the train split, the classifier is retrained on
 the whole train split and evaluated once on the test split. Checkpoints and data as for knn.py.

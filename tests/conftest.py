@@ -10,6 +10,7 @@ sys.path.insert(0, ROOT)
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmhssl  # noqa: E402,F401
+from mmhssl.utils import restore_mmengine_checkpoint_loaders  # noqa: E402
 
 init_default_scope('mmpretrain')
 
@@ -22,10 +23,7 @@ def mmengine_checkpoint_loaders_after_each_test():
     """Undo :func:`~mmhssl.utils.use_safe_checkpoint_loader` (which tools call) after each test, so
     that a test that needs it says so instead of passing thanks to an earlier one."""
     yield
-    from mmengine.runner.checkpoint import CheckpointLoader, load_from_http, load_from_local
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
+    restore_mmengine_checkpoint_loaders()
 
 
 @pytest.fixture(scope='session')

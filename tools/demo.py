@@ -33,6 +33,7 @@ import torch
 from mmengine.hooks import Hook
 
 import mmhssl  # noqa: F401  (registers the modules)
+from mmhssl.utils import command_line_tool
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
@@ -303,6 +304,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+@command_line_tool()
 def main(argv=None) -> dict:
     """Run the demo; returns the summary that is also written to ``<work-dir>/summary.json``."""
     args = parse_args(argv)

@@ -11,11 +11,11 @@ converted copy ``<file>_mmhssl.pth`` is written next to the download, ready for 
 """
 import argparse
 import os.path as osp
-import sys
 
 from mmhssl.apis import fetch_checkpoint, get_model_info, list_models, weights_format
 from mmhssl.apis.official import convert_checkpoint_format
-from mmhssl.utils import DownloadError, load_checkpoint_file, save_checkpoint_atomic, sha256_file
+from mmhssl.utils import (command_line_tool, load_checkpoint_file, save_checkpoint_atomic,
+                          sha256_file)
 
 
 def download(name: str, dest: str = None, progress: bool = True) -> str:
@@ -33,6 +33,7 @@ def download(name: str, dest: str = None, progress: bool = True) -> str:
     return converted
 
 
+@command_line_tool()
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('names', nargs='*', help='model names (see --list)')
@@ -60,7 +61,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (DownloadError, FileNotFoundError, KeyError) as e:
-        sys.exit(f'error: {e.args[0] if isinstance(e, KeyError) else e}')
+    main()

@@ -21,6 +21,7 @@ from mmengine.registry import init_default_scope
 import mmhssl  # noqa: F401  (registers the models)
 from mmhssl.evaluation.report import environment_info, write_json
 from mmhssl.search import CANDIDATES, format_table, plot_history, run_search, to_json
+from mmhssl.utils import command_line_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,6 +45,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@command_line_tool()
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     if args.iters < 1:

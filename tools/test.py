@@ -12,9 +12,10 @@ from mmengine.runner import Runner
 from train import init_cpu_process_group
 
 import mmhssl  # noqa: F401
-from mmhssl.utils import use_safe_checkpoint_loader
+from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 
+@command_line_tool()
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Test (evaluate) a model.')
     parser.add_argument('config', help='test config file path')

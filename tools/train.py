@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.engine import leave_out_schedulers_after_training
-from mmhssl.utils import use_safe_checkpoint_loader
+from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 
 def parse_args(argv=None):
@@ -97,6 +97,7 @@ def init_cpu_process_group(launcher: str) -> None:
         torch_dist.init_process_group(backend='gloo')
 
 
+@command_line_tool()
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)

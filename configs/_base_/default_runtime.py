@@ -6,9 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Each checkpoint is written under a temporary name and renamed: a crash or a full disk never
-    # leaves a truncated file where a resume would look for one.
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    # Each checkpoint is written under a temporary name and renamed, and old ones go only after the
+    # new one is complete: a crash or a full disk never leaves the work dir without a checkpoint.
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3,
                     backend_args=dict(backend='atomic_local')),
     # The log history as plain arrays, which the safe checkpoint loader accepts on resume.
     plain_history=dict(type='PlainHistoryHook'),

@@ -2,7 +2,7 @@
 import logging
 import os
 import os.path as osp
-from typing import List, Sequence
+from typing import Iterator, List, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
@@ -48,24 +48,47 @@ class UnlabeledImageFolder(BaseDataset):
             raise FileNotFoundError(f'UnlabeledImageFolder: data_root {root!r} is not a directory. '
                                     "Point the dataset's data_root at your image folder.")
         images, others = [], []
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            dirnames.sort()
-            for name in sorted(filenames):
+        for dirpath, filenames in _walk(root):
+            for name in filenames:
                 if name.startswith('.'):
                     continue
                 path = osp.join(dirpath, name)
-                (images if name.lower().endswith(self.extensions) else others).append(path)
+                # isfile: FIFOs, sockets and dangling links are left out (reading a FIFO blocks).
+                is_image = name.lower().endswith(self.extensions) and osp.isfile(path)
+                (images if is_image else others).append(path)
         if not images:
             found = f' (only {len(others)} other file(s))' if others else ''
             raise ValueError(f'UnlabeledImageFolder: no images ({", ".join(self.extensions)}) '
                              f'found in {root!r}{found}. Point data_root at your image folder.')
         if others and not self.ignore_other_files:
-            shown = ', '.join(osp.relpath(p, root) for p in others[:10])
+            shown = ', '.join(_printable(osp.relpath(p, root)) for p in others[:10])
             print_log(
                 f'UnlabeledImageFolder: left out {len(others)} file(s) in {root!r} that are not '
-                f'images ({shown}{", ..." if len(others) > 10 else ""}); training uses the '
+                f'image files ({shown}{", ..." if len(others) > 10 else ""}); training uses the '
                 f'{len(images)} image files. Remove them, or set ignore_other_files=True to leave '
                 'them out silently.',
                 logger='current',
                 level=logging.WARNING)
         return [dict(img_path=p) for p in images]
+
+
+def _walk(root: str) -> Iterator[Tuple[str, List[str]]]:
+    """``os.walk`` following links, sorted, and entering each real folder once.
+
+    A link back up the tree would otherwise be followed until the path grows too long, repeating
+    every image many times; a folder reached through two links counts once.
+    """
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        stat = os.stat(dirpath)
+        if (stat.st_dev, stat.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        dirnames.sort()
+        yield dirpath, sorted(filenames)
+
+
+def _printable(path: str) -> str:
+    """``path`` with undecodable bytes of its name escaped, so that logging it cannot fail."""
+    return os.fsencode(path).decode('utf-8', 'backslashreplace')

@@ -6,14 +6,15 @@ exactly the types that mmengine writes into training checkpoints (its log histor
 numpy types inside them). A file that needs anything else is refused unless the user opts in for
 trusted files with ``MMHSSL_TRUST_CHECKPOINTS=1`` (or ``trusted=True``).
 
-Importing mmhssl changes nothing in mmengine: tools that let mmengine's runner read training
-checkpoints (resume, ``load_from``) opt in with :func:`use_safe_checkpoint_loader`, and configs
+Importing mmhssl changes nothing in mmengine: tools that let mmengine's runner read checkpoints
+(resume, ``load_from``, ``init_cfg``) opt in with :func:`use_safe_checkpoint_loader`, and configs
 select the ``'atomic_local'`` file backend (:class:`AtomicLocalBackend`) for writing them.
 """
 import os
 import os.path as osp
+import re
 import uuid
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -24,6 +25,10 @@ TRUST_ENV = 'MMHSSL_TRUST_CHECKPOINTS'
 
 class UntrustedCheckpointError(RuntimeError):
     """Raised when a checkpoint needs unpickling of types outside the allow-list."""
+
+
+class CheckpointReadError(RuntimeError):
+    """Raised when a file is truncated or is not a PyTorch checkpoint."""
 
 
 def _allowed_globals() -> list:
@@ -57,19 +62,25 @@ def load_checkpoint_file(filename: str,
     Raises:
         FileNotFoundError: The file does not exist.
         UntrustedCheckpointError: The file holds objects outside the allow-list and is not trusted.
-        RuntimeError: The file is truncated or is not a checkpoint.
+        CheckpointReadError: The file is truncated or is not a checkpoint.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename!r} does not exist.')
+    return _load(filename, filename, map_location, trusted)
+
+
+def _load(source: Any, name: str, map_location: Any, trusted: Optional[bool]) -> Any:
+    """:func:`load_checkpoint_file` for a path or a file object; ``name`` names it in errors."""
     if trusted is None:
         trusted = trust_all_checkpoints()
     if trusted:
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        # The log history comes back as buffers either way, so a trusted resume keeps it too.
+        return _restore_history(torch.load(source, map_location=map_location, weights_only=False))
     try:
         with torch.serialization.safe_globals(_allowed_globals()):
             return _restore_history(
-                torch.load(filename, map_location=map_location, weights_only=True))
+                torch.load(source, map_location=map_location, weights_only=True))
     except Exception as e:  # torch raises UnpicklingError, or RuntimeError for bad archives
         msg = str(e)
         if 'Weights only load failed' in msg or 'Unsupported global' in msg:
@@ -77,14 +88,19 @@ def load_checkpoint_file(filename: str,
             detail = next(
                 (line for line in first if 'Unsupported global' in line or 'GLOBAL' in line),
                 first[0])
-            raise UntrustedCheckpointError(
-                f'Refused to load {filename!r}: it contains objects outside the allow-list of '
-                f'checkpoint types ({detail.strip()}). Loading it could execute code from the '
-                f'file. If you trust its source, set {TRUST_ENV}=1 and load it again.') from None
-        raise RuntimeError(
-            f'Could not read checkpoint {filename!r}: the file is truncated or is '
+            raise _refusal(
+                name, f'it contains objects outside the allow-list of checkpoint types '
+                f'({detail.strip()})') from None
+        raise CheckpointReadError(
+            f'Could not read checkpoint {name!r}: the file is truncated or is '
             f'not a PyTorch checkpoint ({type(e).__name__}: {msg.splitlines()[0] if msg else ""}).'
         ) from e
+
+
+def _refusal(name: str, why: str) -> UntrustedCheckpointError:
+    return UntrustedCheckpointError(
+        f'Refused to load {name!r}: {why}. Loading it could execute code from the file. If you '
+        f'trust its source, set {TRUST_ENV}=1 and load it again.')
 
 
 _HISTORY_TAG = '__history_buffer__'
@@ -126,6 +142,30 @@ def _restore_history(checkpoint: Any) -> Any:
             hub['log_scalars'][key] = HistoryBuffer(buf['log_history'], buf['count_history'],
                                                     buf['max_length'])
     return checkpoint
+
+
+# The names _write_atomic gives its temporary files.
+_TMP_NAME = re.compile(r'\.tmp-[0-9a-f]{32}(\.\w+)?$')
+
+
+def remove_stale_temporaries(dirname: str) -> List[str]:
+    """Remove the temporary files that atomic writes killed mid-way left in ``dirname``.
+
+    Call it only where no other process is writing into ``dirname`` at the same time.
+
+    Args:
+        dirname (str): The folder, e.g. a work dir.
+
+    Returns:
+        list[str]: The removed paths.
+    """
+    stale = [
+        osp.join(dirname, n) for n in (os.listdir(dirname) if osp.isdir(dirname) else [])
+        if _TMP_NAME.match(n)
+    ]
+    for path in stale:
+        os.remove(path)
+    return stale
 
 
 def _write_atomic(filename: str, write: Callable[[Any], None]) -> None:
@@ -211,21 +251,127 @@ def load_from_safe_http(filename: str,
     return load_checkpoint_file(cached, map_location=map_location)
 
 
-def use_safe_checkpoint_loader() -> None:
-    """Make mmengine read local and ``http(s)://`` checkpoints with :func:`load_checkpoint_file`.
+def _model_url(filename: str, urls: dict) -> str:
+    scheme, name = filename.split('://', 1)
+    if name not in urls:
+        raise KeyError(f'{filename!r}: {scheme}:// has no model named {name!r}. Known names '
+                       f'include {", ".join(sorted(urls)[:5])}, ...')
+    return urls[name]
+
+
+def load_from_safe_torchvision(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for ``torchvision://`` and ``modelzoo://`` names."""
+    from mmengine.runner import get_torchvision_models
+    return load_from_safe_http(_model_url(filename, get_torchvision_models()), map_location)
+
+
+def load_from_safe_openmmlab(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for ``open-mmlab://`` and ``openmmlab://`` names."""
+    from mmengine.runner import get_deprecated_model_names, get_external_models
+    scheme, name = filename.split('://', 1)
+    name = get_deprecated_model_names().get(name, name)
+    url = _model_url(f'{scheme}://{name}', get_external_models())
+    if url.startswith(('http://', 'https://')):
+        return load_from_safe_http(url, map_location)
+    # A relative entry names a file in mmengine's cache folder, as mmengine resolves it.
+    home = os.environ.get(
+        'MMENGINE_HOME',
+        osp.join(os.environ.get('XDG_CACHE_HOME', osp.join('~', '.cache')), 'mmengine'))
+    return load_checkpoint_file(osp.join(osp.expanduser(home), url), map_location)
+
+
+def load_from_safe_mmcls(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for ``mmcls://`` names: the backbone part of the classifier."""
+    from mmengine.runner import get_mmcls_models
+    checkpoint = load_from_safe_http(_model_url(filename, get_mmcls_models()), map_location)
+    state = checkpoint.get('state_dict', checkpoint)
+    prefix = 'backbone.'
+    return dict(state_dict={k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+
+def load_from_safe_ceph(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for ``s3://`` and ``petrel://`` paths (petrel backend)."""
+    import io
+
+    from mmengine.fileio import get_file_backend
+    backend = get_file_backend(filename, backend_args=dict(backend='petrel'))
+    with io.BytesIO(backend.get(filename)) as buffer:
+        return _load(buffer, filename, map_location, trusted=None)
+
+
+def load_from_safe_pavi(filename: str, map_location: Any = None) -> Any:
+    """mmengine checkpoint loader for ``pavi://``: only with the opt-in, as its client unpickles
+    the downloaded file itself."""
+    if not trust_all_checkpoints():
+        raise _refusal(filename, 'pavi:// checkpoints cannot be checked before unpickling')
+    from mmengine.runner.checkpoint import load_from_pavi
+    return load_from_pavi(filename, map_location)
+
+
+def _scheme_loaders() -> list:
+    """(prefixes, safe loader, mmengine's loader) for every scheme mmengine registers."""
+    from mmengine.runner import checkpoint as mm
+    return [
+        ('', load_from_safe_local, mm.load_from_local),
+        (('http://', 'https://'), load_from_safe_http, mm.load_from_http),
+        (('modelzoo://', 'torchvision://'), load_from_safe_torchvision, mm.load_from_torchvision),
+        (('open-mmlab://', 'openmmlab://'), load_from_safe_openmmlab, mm.load_from_openmmlab),
+        ('mmcls://', load_from_safe_mmcls, mm.load_from_mmcls),
+        ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), load_from_safe_ceph, mm.load_from_ceph),
+        ('pavi://', load_from_safe_pavi, mm.load_from_pavi),
+    ]
+
+
+_safe_loaders_in_force = False
+
+
+class SafeCheckpointLoaderScope:
+    """Returned by :func:`use_safe_checkpoint_loader`; as a context manager it puts mmengine's
+    own loaders back on exit, unless the safe ones were already in force on entry."""
+
+    def __init__(self, was_in_force: bool) -> None:
+        self.was_in_force = was_in_force
+
+    def __enter__(self) -> 'SafeCheckpointLoaderScope':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.was_in_force:
+            restore_mmengine_checkpoint_loaders()
+
+
+def use_safe_checkpoint_loader() -> SafeCheckpointLoaderScope:
+    """Make mmengine read checkpoints with :func:`load_checkpoint_file`, whatever the scheme.
 
     mmengine 0.10.7 reads checkpoints with a plain ``torch.load``, which torch >= 2.6 runs with
     ``weights_only=True``: it refuses the log history and numpy values of training checkpoints, so
-    resume and ``load_from`` fail. :func:`load_checkpoint_file` accepts exactly those types, and
+    resume and ``load_from`` fail. Its ``torchvision://``, ``modelzoo://``, ``open-mmlab://``,
+    ``openmmlab://`` and ``mmcls://`` loaders go through torch's hub cache with a full unpickle.
+    After this call local paths, ``http(s)://``, those names, ``s3://`` and ``petrel://`` end in
+    :func:`load_checkpoint_file`, which accepts exactly the types of training checkpoints and
     refuses anything else with an :class:`UntrustedCheckpointError` that names the
-    ``MMHSSL_TRUST_CHECKPOINTS`` opt-in.
+    ``MMHSSL_TRUST_CHECKPOINTS`` opt-in; ``pavi://`` needs the opt-in.
 
     Importing mmhssl does not do this; ``tools/train.py`` and ``tools/test.py`` call it before
-    building the runner, and so should any script that resumes or loads training checkpoints through
-    mmengine. It stays in effect for the process. Exported backbones (plain state dicts) load with
-    mmengine's own loader and need no opt-in.
+    building the runner, and so should any script that resumes or loads training checkpoints
+    through mmengine. A plain call stays in effect for the process; ``with
+    use_safe_checkpoint_loader():`` puts mmengine's own loaders back at the end of the block.
+
+    Returns:
+        SafeCheckpointLoaderScope: The context manager of the scoped form.
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
-    CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), loader=load_from_safe_http, force=True)
+    global _safe_loaders_in_force
+    from mmengine.runner import CheckpointLoader
+    for prefixes, safe, _ in _scheme_loaders():
+        CheckpointLoader.register_scheme(prefixes=prefixes, loader=safe, force=True)
+    was_in_force, _safe_loaders_in_force = _safe_loaders_in_force, True
+    return SafeCheckpointLoaderScope(was_in_force)
+
+
+def restore_mmengine_checkpoint_loaders() -> None:
+    """Undo :func:`use_safe_checkpoint_loader`: mmengine's own loader for each of its schemes."""
+    global _safe_loaders_in_force
+    from mmengine.runner import CheckpointLoader
+    for prefixes, _, own in _scheme_loaders():
+        CheckpointLoader.register_scheme(prefixes=prefixes, loader=own, force=True)
+    _safe_loaders_in_force = False

@@ -1,3 +1,5 @@
+import os
+import os.path as osp
 import shutil
 
 import pytest
@@ -42,3 +44,34 @@ def test_folder_of_only_other_files_is_an_error(tmp_path):
     (tmp_path / 'notes.txt').write_text('not an image')
     with pytest.raises(ValueError, match=r'no images .*only 1 other file'):
         DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path)))
+
+
+def test_link_cycles_are_entered_once(photos_dir, tmp_path):
+    sub = tmp_path / 'sub'
+    sub.mkdir()
+    shutil.copy(f'{photos_dir}/coins.png', tmp_path / 'a.png')
+    shutil.copy(f'{photos_dir}/chelsea.png', sub / 'b.png')
+    os.symlink(tmp_path, sub / 'back_to_root')  # a cycle
+    os.symlink(sub, tmp_path / 'same_sub')  # the same folder twice
+    ds = DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path)))
+    assert sorted(osp.basename(d['img_path']) for d in ds) == ['a.png', 'b.png']
+
+
+def test_a_fifo_named_like_an_image_is_left_out_and_named(photos_dir, tmp_path):
+    shutil.copy(f'{photos_dir}/coins.png', tmp_path / 'a.png')
+    os.mkfifo(tmp_path / 'x.jpg')  # reading it would block forever
+    ds, warnings = mmlogger_warnings_while(
+        lambda: DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path))))
+    assert [d['img_path'] for d in ds] == [str(tmp_path / 'a.png')]
+    assert len(warnings) == 1 and 'x.jpg' in warnings[0]
+
+
+def test_an_undecodable_file_name_is_named_in_a_loggable_warning(photos_dir, tmp_path):
+    shutil.copy(f'{photos_dir}/coins.png', tmp_path / 'a.png')
+    with open(os.path.join(os.fsencode(tmp_path), b'notes-\xff.txt'), 'w') as f:
+        f.write('not an image')
+    ds, warnings = mmlogger_warnings_while(
+        lambda: DATASETS.build(dict(type='UnlabeledImageFolder', data_root=str(tmp_path))))
+    assert len(ds) == 1 and len(warnings) == 1
+    warnings[0].encode('utf-8')  # what a log file or terminal handler does with it
+    assert 'notes-\\xff.txt' in warnings[0]

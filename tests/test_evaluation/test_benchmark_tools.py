@@ -1,4 +1,5 @@
 import json
+import os
 import os.path as osp
 import sys
 
@@ -66,6 +67,25 @@ def test_linear_probe_tool_recovers_easy_labels_and_noise_does_not(trained_run, 
     assert 35 < noise['top1'] < 65
 
 
+@pytest.mark.slow
+def test_results_are_printed_first_and_written_into_the_work_dir(trained_run, tmp_path, capsys,
+                                                                 monkeypatch):
+    cfg_file, ckpt = trained_run
+    monkeypatch.chdir(tmp_path)
+    knn_tool.main([cfg_file, ckpt, '--k', '10', '--device', 'cpu'] + EASY)
+    assert not any(f.endswith('.json') for f in os.listdir(osp.dirname(ckpt)))
+    assert os.listdir(tmp_path / 'work_dirs' / 'config') == ['epoch_2_knn_cls.json']
+    # A folder that cannot be created (a file is in the way) loses nothing that was computed.
+    blocked = tmp_path / 'a_file'
+    blocked.write_text('')
+    with pytest.raises(SystemExit, match='linear_probe.py: error: Could not write the result'):
+        linear_tool.main([
+            cfg_file, ckpt, '--lrs', '0.1', '--epochs', '2', '--device', 'cpu', '--work-dir',
+            str(blocked / 'work')
+        ] + EASY)
+    assert 'linear probe (lr 0.1): top-1' in capsys.readouterr().out
+
+
 def _bench_args(tmp_path, *extra):
     return [
         '--epochs', '2', '--seeds', '0', '--control-seeds', '--num-per-class', '3',
@@ -126,7 +146,7 @@ def test_fashion_mnist_benchmark_resumes_and_accumulates(tmp_path):
 @pytest.mark.slow
 def test_missing_checkpoint_is_a_clear_error(trained_run, tmp_path):
     cfg_file, _ = trained_run
-    with pytest.raises(FileNotFoundError, match='does not exist'):
+    with pytest.raises(SystemExit, match='knn.py: error: .*does not exist'):
         knn_tool.main([cfg_file, str(tmp_path / 'nope.pth')])
 
 

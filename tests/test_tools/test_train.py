@@ -60,12 +60,17 @@ def _run(cfg, hooks=()):
 
 
 @pytest.mark.slow
-def test_resume_continues_exactly(photos_dir, tmp_path):
+@pytest.mark.parametrize('workers', [0, 1])
+def test_resume_continues_exactly(photos_dir, tmp_path, workers):
+    """Also with a persistent data worker, as the demo and ImageNet configs load data."""
     use_safe_checkpoint_loader()  # as tools/train.py
     common = dict(
         train_cfg=dict(max_epochs=2),
         default_hooks=dict(checkpoint=dict(interval=1)),
-        train_dataloader=dict(dataset=dict(dataset=dict(times=2))))
+        train_dataloader=dict(
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            dataset=dict(dataset=dict(times=2))))
     full = _run(shrink(demo_cfg(tmp_path / 'full', photos_dir, **common)))
     _run(shrink(demo_cfg(tmp_path / 'split', photos_dir, **common)), hooks=[_Preempt(1)])
     assert osp.exists(tmp_path / 'split' / 'epoch_1.pth')
@@ -86,7 +91,7 @@ def test_resume_continues_exactly(photos_dir, tmp_path):
 
 def test_resume_from_missing_path_is_a_clear_error(tmp_path):
     from train import main
-    with pytest.raises(FileNotFoundError, match='no such checkpoint'):
+    with pytest.raises(SystemExit, match='train.py: error: --resume .*: no such checkpoint'):
         main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--resume', str(tmp_path / 'nope.pth')])
 
 

@@ -14,6 +14,8 @@ from mmhssl.utils import (AtomicLocalBackend, UntrustedCheckpointError, load_che
                           save_checkpoint_atomic, use_safe_checkpoint_loader)
 
 ATOMIC = dict(backend='atomic_local')
+# The message of every refused load: the file, the reason and the opt-in.
+REFUSED = r"^Refused to load '.*': .* set MMHSSL_TRUST_CHECKPOINTS=1 and load it again\.$"
 
 
 class _Payload:
@@ -216,3 +218,91 @@ def test_http_checkpoints_load_safely_once_opted_in(tmp_path, monkeypatch):
         loaded = CheckpointLoader.load_checkpoint(server.url('good.pth'), map_location='cpu')
     assert not marker.exists()
     assert isinstance(loaded['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+
+
+def _hub_names():
+    """One real model name of each hub scheme mmengine registers, with the URL it resolves to."""
+    from mmengine.runner import get_external_models, get_mmcls_models, get_torchvision_models
+    mmcls = get_mmcls_models()
+    mmcls_name = next(n for n in sorted(mmcls) if mmcls[n].startswith('http'))
+    openmmlab = get_external_models()['resnet50_v1c']
+    return [('torchvision://resnet50', get_torchvision_models()['resnet50']),
+            ('modelzoo://resnet50', get_torchvision_models()['resnet50']),
+            ('open-mmlab://resnet50_v1c', openmmlab), ('openmmlab://resnet50_v1c', openmmlab),
+            (f'mmcls://{mmcls_name}', mmcls[mmcls_name])]
+
+
+@pytest.fixture
+def poisoned_hub(tmp_path, monkeypatch):
+    """A torch hub cache in which every hub name's file runs code when unpickled (no network)."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setenv('MMENGINE_HOME', str(tmp_path / 'mmengine_home'))
+    monkeypatch.delenv('MMHSSL_TRUST_CHECKPOINTS', raising=False)
+    marker = tmp_path / 'pwned'
+    names = _hub_names()
+    for _, url in names:
+        cached = (
+            tmp_path / 'torch_home' / 'hub' / 'checkpoints' /
+            os.path.basename(url) if url.startswith('http') else tmp_path / 'mmengine_home' / url)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': _Payload(str(marker))}, cached)
+    return [name for name, _ in names], marker
+
+
+def test_hub_names_in_load_from_are_refused(poisoned_hub, tmp_path):
+    from conftest import tiny_model_cfg
+    from mmengine.runner import Runner
+    names, marker = poisoned_hub
+    use_safe_checkpoint_loader()  # as tools/train.py
+    for i, name in enumerate(names):
+        runner = Runner(
+            model=tiny_model_cfg(aux=False),
+            work_dir=str(tmp_path / 'work'),
+            load_from=name,
+            default_scope='mmpretrain',
+            experiment_name=f'hub-{i}')
+        with pytest.raises(UntrustedCheckpointError, match=REFUSED):
+            runner.load_or_resume()
+        assert not marker.exists(), name
+
+
+def test_hub_names_in_init_cfg_are_refused(poisoned_hub):
+    from mmpretrain.registry import MODELS
+    names, marker = poisoned_hub
+    use_safe_checkpoint_loader()
+    for name in names:
+        backbone = MODELS.build(
+            dict(type='ResNet', depth=18, init_cfg=dict(type='Pretrained', checkpoint=name)))
+        with pytest.raises(UntrustedCheckpointError, match=REFUSED):
+            backbone.init_weights()
+        assert not marker.exists(), name
+
+
+def test_scoped_safe_loader_puts_mmengines_loaders_back(tmp_path, monkeypatch):
+    monkeypatch.delenv('MMHSSL_TRUST_CHECKPOINTS', raising=False)
+    path, marker = _plant(tmp_path)
+    with use_safe_checkpoint_loader():
+        with pytest.raises(UntrustedCheckpointError, match='MMHSSL_TRUST_CHECKPOINTS=1'):
+            CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):  # mmengine's
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    use_safe_checkpoint_loader()  # a tool's plain call outlives a scope opened afterwards
+    with use_safe_checkpoint_loader():
+        pass
+    with pytest.raises(UntrustedCheckpointError, match='MMHSSL_TRUST_CHECKPOINTS=1'):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+
+
+def test_trusted_load_keeps_the_log_history(tmp_path, monkeypatch):
+    checkpoint = _training_checkpoint(2.0)
+    PlainHistoryHook().before_save_checkpoint(None, checkpoint)
+    path = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint(checkpoint, path, backend_args=ATOMIC)
+    checked = load_checkpoint_file(path)['message_hub']['log_scalars']['train/loss']
+    monkeypatch.setenv('MMHSSL_TRUST_CHECKPOINTS', '1')
+    use_safe_checkpoint_loader()  # the path of a trusted resume
+    trusted = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    buf = trusted['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buf, HistoryBuffer)
+    assert pickle.dumps(buf.data) == pickle.dumps(checked.data)

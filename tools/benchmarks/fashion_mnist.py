@@ -38,7 +38,7 @@ from mmpretrain.registry import DATASETS, MODELS
 import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.evaluation import (ResultsStore, environment_info, features_from_config, fmt_mean_std,
                                knn_accuracy, linear_probe, mean_std, pixel_features, write_json)
-from mmhssl.utils import use_safe_checkpoint_loader
+from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 METHODS = {
@@ -179,7 +179,11 @@ def build_cfg(method: str, seed: int, args) -> Config:
         hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
         hook['train_dataset']['num_per_class'], hook['test_dataset']['num_per_class'] = (
             args.online_num_per_class)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='SafeCheckpointHook',
+        interval=1,
+        max_keep_ckpts=1,
+        backend_args=dict(backend='atomic_local'))
     cfg.resume = True  # continues from work_dir's last checkpoint when there is one
     if args.data_root:
 
@@ -354,6 +358,7 @@ def resweep(args) -> None:
             sweep['runs'][key] = dict(result, date=time.strftime('%Y-%m-%d'))
 
 
+@command_line_tool()
 def main(argv=None) -> dict:
     args = parse_args(argv)
     use_safe_checkpoint_loader()  # the runs resume from their last checkpoint

@@ -2,7 +2,7 @@
 
 ``python tools/benchmarks/knn.py CONFIG CHECKPOINT [--part teacher|student]
 [--feature cls|patch|concat] [--num-blocks 4] [--k 10 20 100] [--temperature 0.07]
-[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--out RESULT.json]``
+[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--work-dir DIR] [--out RESULT.json]``
 
 CHECKPOINT is a training checkpoint of ours (the teacher's base model by default), a backbone
 exported by tools/model_converters/extract_backbone.py, or imported weights (mmpretrain layout or
@@ -16,6 +16,7 @@ from mmengine.config import Config, DictAction
 
 import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
 from mmhssl.evaluation import environment_info, features_from_config, knn_accuracy, write_json
+from mmhssl.utils import command_line_tool
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-blocks', type=int, default=4, help='blocks for --feature concat')
     parser.add_argument('--data-config', help='config that defines eval_dataloaders')
     parser.add_argument('--device', help='cpu or cuda (default: cuda when available)')
-    parser.add_argument('--out', help='result JSON (default: next to the checkpoint)')
+    parser.add_argument(
+        '--work-dir', help='folder for the result JSON (default: ./work_dirs/CONFIG_NAME)')
+    parser.add_argument(
+        '--out', help='result JSON (default: WORK_DIR/CHECKPOINT_NAME_<method>_<feature>.json)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -79,6 +83,30 @@ def describe(args, feats) -> dict:
         environment=environment_info())
 
 
+def write_report(args, report: dict, method: str) -> str:
+    """Write the result JSON (the caller printed the result first, so a failure loses nothing).
+
+    Args:
+        args (argparse.Namespace): The parsed command line (see :func:`add_common_args`).
+        report (dict): The result.
+        method (str): ``'knn'`` or ``'linear'``, part of the default file name.
+
+    Returns:
+        str: The path written.
+    """
+    work_dir = args.work_dir or osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    stem = osp.splitext(osp.basename(args.checkpoint))[0]
+    out = args.out or osp.join(work_dir, f'{stem}_{method}_{args.feature}.json')
+    try:
+        write_json(out, report)
+    except OSError as e:
+        raise OSError(f'Could not write the result to {out} ({e.strerror or e}); it is printed '
+                      'above. Pass --work-dir or --out to a folder you can write to.') from e
+    print(f'written {out}')
+    return out
+
+
+@command_line_tool()
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_common_args(parser)
@@ -90,12 +118,10 @@ def main(argv=None) -> dict:
     num_classes = len(feats['classes']) if feats['classes'] else None
     results = [knn_accuracy(xtr, ytr, xte, yte, num_classes, k, args.temperature) for k in args.k]
     report = dict(describe(args, feats), knn=results)
-    out = args.out or osp.splitext(args.checkpoint)[0] + f'_knn_{args.feature}.json'
-    write_json(out, report)
     for r in results:
         top5 = 'n/a' if r['top5'] is None else f'{r["top5"]:.2f}'
         print(f'kNN k={r["k"]} T={r["temperature"]}: top-1 {r["top1"]:.2f}  top-5 {top5}')
-    print(f'written {out}')
+    write_report(args, report, 'knn')
     return report
 
 

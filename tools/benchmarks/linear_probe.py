@@ -2,7 +2,7 @@
 
 ``python tools/benchmarks/linear_probe.py CONFIG CHECKPOINT [--part teacher|student]
 [--feature cls|patch|concat] [--num-blocks 4] [--lrs 0.001 0.01 0.1 1.0] [--epochs 50]
-[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--out RESULT.json]``
+[--data-config DATA_CONFIG] [--cfg-options KEY=VALUE ...] [--work-dir DIR] [--out RESULT.json]``
 
 The learning rate is chosen on a held-out part of the train split, the classifier is retrained on
 the whole train split and evaluated once on the test split. Checkpoints and data as for knn.py.
@@ -13,11 +13,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from knn import add_common_args, describe, features_from_args  # noqa: E402
+from knn import add_common_args, describe, features_from_args, write_report  # noqa: E402
 
-from mmhssl.evaluation import linear_probe, write_json  # noqa: E402
+from mmhssl.evaluation import linear_probe  # noqa: E402
+from mmhssl.utils import command_line_tool  # noqa: E402
 
 
+@command_line_tool()
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_common_args(parser)
@@ -44,14 +46,12 @@ def main(argv=None) -> dict:
     result = linear_probe(xtr, ytr, xte, yte, num_classes, args.lrs, args.epochs, args.batch_size,
                           args.weight_decay, args.val_fraction, args.seed)
     report = dict(describe(args, feats), linear_probe=result)
-    out = args.out or osp.splitext(args.checkpoint)[0] + f'_linear_{args.feature}.json'
-    write_json(out, report)
     top5 = 'n/a' if result['top5'] is None else f'{result["top5"]:.2f}'
     print(f'linear probe (lr {result["lr"]}): top-1 {result["top1"]:.2f}  top-5 {top5}')
     if result['lr_at_sweep_edge']:
         print(f'note: the chosen learning rate {result["lr"]} is at the end of the sweep '
               f'{args.lrs}; a wider --lrs may do better.')
-    print(f'written {out}')
+    write_report(args, report, 'linear')
     return report
 
 

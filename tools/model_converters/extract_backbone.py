@@ -24,15 +24,16 @@ Targets:
 """
 import argparse
 import os
-import sys
 
 from mmhssl.apis import export_backbone
 from mmhssl.apis.export import TARGETS, stable_path
+from mmhssl.utils import command_line_tool
 
 
+@command_line_tool(note='Nothing was written.')
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[1],
+        description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('Targets:')[1].join(['Targets:', '']))
     parser.add_argument('checkpoint', help='training checkpoint')
@@ -60,17 +61,13 @@ def main(argv=None):
         action='store_true',
         help='write only OUT-<sha256[:8]>.pth, leave OUT as it is')
     args = parser.parse_args(argv)
-    try:
-        path, digest = export_backbone(
-            args.checkpoint,
-            args.out,
-            part=args.part,
-            target=args.target,
-            arch=args.arch,
-            link=not args.no_link)
-    except (OSError, RuntimeError, KeyError, ValueError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        sys.exit(f'extract_backbone: {msg}\nNothing was written.')
+    path, digest = export_backbone(
+        args.checkpoint,
+        args.out,
+        part=args.part,
+        target=args.target,
+        arch=args.arch,
+        link=not args.no_link)
     print(f'{path}  sha256={digest}')
     if not args.no_link:
         print(f'{stable_path(args.out)} -> {os.path.basename(path)}')

@@ -14,14 +14,15 @@ Official training checkpoints also pickle their argparse options; the safe loade
 unless you trust them: ``MMHSSL_TRUST_CHECKPOINTS=1 python tools/model_converters/...``.
 """
 import argparse
-import sys
 
 from mmhssl.apis.export import TARGETS
 from mmhssl.apis.official import import_official
+from mmhssl.utils import command_line_tool
 
 
+@command_line_tool(note='Nothing was written.')
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('out', help='output path (a hash prefix is added to the name)')
     parser.add_argument(
@@ -40,12 +41,8 @@ def main(argv=None):
         default=None,
         help='resize the position embedding to the grid of this input size')
     args = parser.parse_args(argv)
-    try:
-        path, digest, report = import_official(
-            args.src, args.out, part=args.part, target=args.target, img_size=args.img_size)
-    except (OSError, RuntimeError, KeyError, ValueError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        sys.exit(f'import_official: {msg}\nNothing was written.')
+    path, digest, report = import_official(
+        args.src, args.out, part=args.part, target=args.target, img_size=args.img_size)
     arch = report['arch']
     print(f'read the {report["source"]}: {report["mapped"]} parameters converted; ViT with '
           f'{arch["num_layers"]} blocks, {arch["embed_dims"]} wide, patch {arch["patch_size"]}, '

@@ -43,7 +43,7 @@ val_cfg = dict()
 test_cfg = dict()
 # Atomic checkpoints that the safe loader reads on resume, as in configs/_base_/default_runtime.py.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3,
                     backend_args=dict(backend='atomic_local')),
     plain_history=dict(type='PlainHistoryHook'))
 auto_scale_lr = dict(base_batch_size=1024)

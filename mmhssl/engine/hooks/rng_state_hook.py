@@ -21,6 +21,7 @@ class RNGStateHook(Hook):
 
     def __init__(self) -> None:
         self._pending: tuple = (None, None)  # (checkpoint iteration, states) until before_train
+        self._deferred = None  # states to restore at the first iteration
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         state = dict(
@@ -40,12 +41,28 @@ class RNGStateHook(Hook):
         # whereas load_from (weights only) starts again at 0.
         if state is None or it != runner.iter:
             return
-        version, internal, gauss = state['python']
-        random.setstate((version, tuple(internal), gauss))
-        np.random.set_state(tuple(state['numpy']))
-        torch.set_rng_state(state['torch'])
-        if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state['cuda'])
+        loader = runner.train_dataloader
+        if getattr(loader, 'persistent_workers', False) and loader.num_workers > 0:
+            # Persistent workers: the loader draws their base seed from torch's generator once, when
+            # the first epoch of a sitting starts. The uninterrupted run drew it long before this
+            # point, so restore the states after that draw, or the resumed run makes one draw more.
+            self._deferred = state
+        else:
+            _restore(state)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._deferred is not None:
+            _restore(self._deferred)
+            self._deferred = None
+
+
+def _restore(state: dict) -> None:
+    version, internal, gauss = state['python']
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(tuple(state['numpy']))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
 
 
 def _to_plain(state: dict) -> dict:

@@ -12,71 +12,9 @@ when given, supplies ``eval_dataloaders`` instead.
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
-
 import mmhssl  # noqa: F401  (registers modules and the safe checkpoint loader)
-from mmhssl.evaluation import environment_info, features_from_config, knn_accuracy, write_json
-
-
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('config', help='config with model.backbone (and eval_dataloaders)')
-    parser.add_argument('checkpoint', help='training checkpoint, exported or imported backbone')
-    parser.add_argument(
-        '--part',
-        choices=['teacher', 'student'],
-        default='teacher',
-        help='which base model of a training checkpoint (default: teacher)')
-    parser.add_argument(
-        '--feature',
-        choices=['cls', 'patch', 'concat'],
-        default='cls',
-        help='class token, mean of patch tokens, or class tokens of the last '
-        '--num-blocks blocks concatenated (default: cls)')
-    parser.add_argument('--num-blocks', type=int, default=4, help='blocks for --feature concat')
-    parser.add_argument('--data-config', help='config that defines eval_dataloaders')
-    parser.add_argument('--device', help='cpu or cuda (default: cuda when available)')
-    parser.add_argument('--out', help='result JSON (default: next to the checkpoint)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. '
-        'eval_dataloaders.train.dataset.num_per_class=1000')
-
-
-def load_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.data_config:
-        cfg.eval_dataloaders = Config.fromfile(args.data_config).eval_dataloaders
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
-
-
-def features_from_args(args) -> dict:
-    """The features the command line asks for (see :func:`add_common_args`)."""
-    return features_from_config(
-        load_config(args),
-        args.checkpoint,
-        args.part,
-        args.feature,
-        args.num_blocks,
-        args.device,
-        progress=True)
-
-
-def describe(args, feats) -> dict:
-    return dict(
-        config=args.config,
-        checkpoint=args.checkpoint,
-        part=args.part,
-        feature=args.feature,
-        num_blocks=args.num_blocks if args.feature == 'concat' else None,
-        classes=list(feats['classes'] or []),
-        num_train=len(feats['train'][1]),
-        num_test=len(feats['test'][1]),
-        feature_dim=int(feats['train'][0].shape[1]),
-        environment=environment_info())
+from mmhssl.evaluation import knn_accuracy, write_json
+from mmhssl.evaluation.command_line import add_common_args, describe, features_from_args
 
 
 def main(argv=None) -> dict:

@@ -9,13 +9,10 @@ the whole train split and evaluated once on the test split. Checkpoints and data
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from knn import add_common_args, describe, features_from_args  # noqa: E402
-
-from mmhssl.evaluation import linear_probe, write_json  # noqa: E402
+import mmhssl  # noqa: F401  (registers modules)
+from mmhssl.evaluation import linear_probe, write_json
+from mmhssl.evaluation.command_line import add_common_args, describe, features_from_args
 
 
 def main(argv=None) -> dict:

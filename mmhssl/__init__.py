@@ -1,7 +1,8 @@
 """Heterogeneous Self-Supervised Learning (HSSL) for OpenMMLab.
 
-Importing the package only registers: every mmhssl class into mmpretrain's registries, the
-``'atomic_local'`` file backend and the ``mmhssl://NAME`` model-zoo checkpoint scheme, so configs
+Importing the package only registers: every mmhssl class into mmpretrain's registries, the zoo's
+names into mmpretrain's ``ModelHub``, the ``'atomic_local'`` file backend and the ``mmhssl://NAME``
+model-zoo checkpoint scheme, so configs
 only need ``custom_imports=dict(imports=['mmhssl'])`` (downstream configs add
 ``'mmhssl.downstream'``, which registers the simple feature pyramid and the layer-decay constructor
 into mmdet's/mmseg's registries). It changes nothing else in mmengine, mmcv, mmdet or mmseg; scripts

@@ -1,11 +1,12 @@
 """Models of the zoo by name: our index registered with mmpretrain's ModelHub, plus what it lacks.
 
 ``model-index.yml`` (see :mod:`mmhssl.apis.metafiles`) is registered with
-:class:`mmpretrain.apis.ModelHub` the first time a name is looked up, so ``ModelHub.get(NAME)``
-serves our entries too. Extra metafiles (a private zoo) are added with :func:`register_metafile` or
-``MMHSSL_METAFILES`` (paths separated by ``os.pathsep``). Added here: checkpoints verified against
-the entry's ``SHA256`` each time they are used, packaged weights, offline errors that name the file
-to place (see :func:`mmhssl.utils.download.cached_file`), and the ``mmhssl://NAME`` scheme.
+:class:`mmpretrain.apis.ModelHub` on import, so ``ModelHub.get(NAME)`` and mmpretrain's
+``get_model``/``FeatureExtractor`` serve our entries too. Extra metafiles (a private zoo) are
+added with :func:`register_metafile` or ``MMHSSL_METAFILES`` (paths separated by ``os.pathsep``).
+Added here: checkpoints verified against the entry's ``SHA256`` each time they are used, packaged
+weights, offline errors that name the file to place (see
+:func:`mmhssl.utils.download.cached_file`), and the ``mmhssl://NAME`` scheme.
 """
 import difflib
 import fnmatch

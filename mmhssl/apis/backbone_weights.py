@@ -1,5 +1,5 @@
 """Finding the base model's weights in a checkpoint, and loading them strictly."""
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Type
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
 import torch
 from torch import nn
@@ -18,18 +18,52 @@ class MissingEntryError(KeyError):
         return str(self.args[0]) if self.args else ''
 
 
-def state_dict_of(checkpoint) -> Dict[str, torch.Tensor]:
-    """The ``state_dict`` of a checkpoint, or the checkpoint itself if it is a bare state dict.
+#: The two models of an official (DINO/iBOT/HSSL) training file, each a dict next to the other.
+OFFICIAL_PARTS = ('teacher', 'student')
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
+
+
+def find_weights(checkpoint, part: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], str]:
+    """The weights in a loaded checkpoint file, and where they were found.
+
+    Accepted forms, in this order: an official training file with ``teacher`` / ``student`` dicts
+    (the requested part, else the teacher), an mmengine checkpoint's ``state_dict``, a release's
+    ``model`` dict, and a bare state dict. Names are returned as stored (prefixes included).
+
+    Args:
+        checkpoint: The loaded file.
+        part (str, optional): ``'teacher'`` or ``'student'`` of an official training file.
+            Defaults to None (the teacher when the file has both).
+
+    Returns:
+        tuple: The weights and ``'teacher'``, ``'student'``, ``'state_dict'``, ``'model'`` or
+        ``'bare state dict'``.
 
     Raises:
-        MissingEntryError: The checkpoint holds neither.
+        MissingEntryError: The requested part is not in the file, or the file holds no weights.
     """
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
-        return checkpoint['state_dict']
-    if isinstance(checkpoint, dict) and all(torch.is_tensor(v) for v in checkpoint.values()):
-        return checkpoint
-    raise MissingEntryError('The checkpoint holds neither a "state_dict" nor a plain dict of '
-                            'tensors, so it has no backbone weights.')
+    if part is not None and part not in OFFICIAL_PARTS:
+        raise ValueError(f'part must be one of {OFFICIAL_PARTS} or None, got {part!r}.')
+    if not isinstance(checkpoint, dict):
+        raise MissingEntryError(f'The checkpoint is a {type(checkpoint).__name__}, not a dict of '
+                                'weights.')
+    parts = [p for p in OFFICIAL_PARTS if _is_state_dict(checkpoint.get(p))]
+    if parts:
+        if part is not None and part not in parts:
+            raise MissingEntryError(f'The checkpoint has no {part!r} weights; it holds {parts}.')
+        found = part or parts[0]
+        return checkpoint[found], found
+    for key in ('state_dict', 'model'):
+        if _is_state_dict(checkpoint.get(key)):
+            return checkpoint[key], key
+    if _is_state_dict(checkpoint):
+        return checkpoint, 'bare state dict'
+    raise MissingEntryError('The checkpoint holds no weights: expected "teacher"/"student", '
+                            '"state_dict" or "model" dicts of tensors or a bare state dict; it has '
+                            f'keys {sorted(checkpoint)[:10]}.')
 
 
 def with_prefix(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
@@ -43,9 +77,10 @@ def backbone_state(checkpoint,
                    exact_part: bool = False) -> Dict[str, torch.Tensor]:
     """Find the backbone weights in a loaded checkpoint, whatever its layout.
 
-    Accepted layouts, in this order: a training checkpoint of ours (``teacher.backbone.*`` and
-    ``backbone.*``), a backbone exported by :func:`mmhssl.apis.export_backbone` or any mmpretrain
-    checkpoint (``backbone.*``), and a bare backbone state dict.
+    The file's weights are found by :func:`find_weights`; in them, in this order: a training
+    checkpoint of ours (``teacher.backbone.*`` and ``backbone.*``), a backbone exported by
+    :func:`mmhssl.apis.export_backbone` or any mmpretrain checkpoint (``backbone.*``), and a bare
+    backbone state dict.
 
     Args:
         checkpoint: The loaded checkpoint or its state dict.
@@ -65,7 +100,7 @@ def backbone_state(checkpoint,
     """
     if part not in PARTS:
         raise ValueError(f'part must be one of {sorted(PARTS)}, got {part!r}.')
-    state = state_dict_of(checkpoint)
+    state, _ = find_weights(checkpoint, part)
     parts = sorted({k.split('.')[0] for k in state})
     found = with_prefix(state, PARTS[part])
     if found:

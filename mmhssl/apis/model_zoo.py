@@ -28,7 +28,7 @@ from ..models.utils import init_weights_quietly
 from ..utils.checkpoint import load_checkpoint_file
 from ..utils.download import CheckpointNotFoundError  # noqa: F401  (raised by fetch_checkpoint)
 from ..utils.download import cached_file, resolve_cache_dir
-from .backbone_weights import MissingEntryError, backbone_state, load_strictly, state_dict_of
+from .backbone_weights import MissingEntryError, backbone_state, find_weights, load_strictly
 from .metafiles import is_packaged, zoo_root
 from .official import convert_checkpoint_format
 
@@ -239,7 +239,7 @@ def get_model(name: str,
         checkpoint = _checkpoint_for(entry, pretrained, cache_dir, offline, progress,
                                      checkpoint_format)
         try:
-            state = state_dict_of(checkpoint)
+            state, _ = find_weights(checkpoint)
         except MissingEntryError as e:
             raise ValueError(str(e)) from None
         if backbone_only:

@@ -29,7 +29,7 @@ def mmengine_checkpoint_loaders_after_each_test():
 @pytest.fixture(scope='session')
 def photos_dir(tmp_path_factory):
     """The real photos bundled with scikit-image, written once per test session."""
-    from prepare_demo_data import write_photos
+    from mmhssl.datasets.skimage_photos import write_photos
     out = str(tmp_path_factory.mktemp('skimage_photos'))
     write_photos(out)
     return out
@@ -83,6 +83,28 @@ def demo_cfg(work_dir, photos, **overrides):
     cfg.train_dataloader.persistent_workers = False
     cfg.default_hooks.logger.interval = 1
     cfg.merge_from_dict(overrides)
+    return cfg
+
+
+MOCOV3 = osp.join(ROOT, 'configs', 'hssl',
+                  'hssl-mocov3_resnet50_aux-transformer3_8xb512-amp-100e_in1k.py')
+
+
+def tiny_mocov3_cfg(photos: str):
+    """The shipped HSSL-MoCo v3 ResNet-50 config, narrow, on 64 px views of the photos."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(MOCOV3)
+    cfg.model.backbone.update(base_channels=8, stem_channels=8)  # 50 layers, a 256-channel C5
+    cfg.model.head.update(in_channels=256, hidden_channels=32, out_channels=16)
+    inner = cfg.train_dataloader.dataset
+    while 'pipeline' not in inner:
+        inner = inner.dataset
+    inner.update(type='UnlabeledImageFolder', data_root=photos)
+    for key in ('split', 'data_prefix', 'ann_file'):
+        inner.pop(key, None)
+    for view in inner.pipeline[1].transforms:
+        view[0]['scale'] = 64
+    cfg.train_dataloader.batch_size = 2
     return cfg
 
 

@@ -1,18 +1,14 @@
 """Model-zoo test helpers: a local HTTP file server with injectable faults, and a served zoo.
 
-The server listens on 127.0.0.1 with real sockets and honours ``Range: bytes=N-`` requests.
-Faults per path:
+The server listens on 127.0.0.1 with real sockets. Faults per path:
 
 * ``'corrupt'``: the bytes of the middle of the file are flipped (same length);
 * ``'truncate'``: only the first half of the file is served, with a matching Content-Length;
-* ``'drop'``: the full length is announced but the connection closes after half of the body;
-* ``'drop_once'``: like ``'drop'`` for the first request only;
-* ``'ignore_range'``: Range headers are ignored (always 200 with the whole file).
+* ``'drop'``: the full length is announced but the connection closes after half of the body.
 """
 import hashlib
 import http.server
 import os.path as osp
-import re
 import socket
 import threading
 from typing import Dict, List, Optional, Tuple
@@ -77,39 +73,22 @@ class FileServer:
                     self.send_error(404)
                     return
                 fault = server.faults.get(name)
-                if fault == 'drop_once':
-                    server.faults.pop(name)
                 if fault == 'corrupt':
                     mid = len(data) // 2
                     data = data[:mid] + bytes(b ^ 0xFF for b in data[mid:mid + 64]) + \
                         data[mid + 64:]
                 elif fault == 'truncate':
                     data = data[:len(data) // 2]
-                start = 0
-                match = re.fullmatch(r'bytes=(\d+)-', range_header or '')
-                if match and fault != 'ignore_range':
-                    start = int(match.group(1))
-                    if start >= len(data):
-                        self.send_response(416)
-                        self.send_header('Content-Range', f'bytes */{len(data)}')
-                        self.send_header('Content-Length', '0')
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header('Content-Range', f'bytes {start}-{len(data) - 1}/{len(data)}')
-                else:
-                    self.send_response(200)
-                self.send_header('Content-Length', str(len(data) - start))
-                self.send_header('Accept-Ranges', 'bytes')
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(data)))
                 self.end_headers()
-                body = data[start:]
-                if fault in ('drop', 'drop_once'):
-                    self.wfile.write(body[:len(body) // 2])
+                if fault == 'drop':
+                    self.wfile.write(data[:len(data) // 2])
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self.wfile.write(body)
+                self.wfile.write(data)
 
         return Handler
 

@@ -24,164 +24,23 @@ import argparse
 import glob
 import json
 import os.path as osp
-import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-from mmengine.hooks import Hook
 
 import mmhssl  # noqa: F401  (registers the modules)
+from mmhssl.apis import export_backbone
+from mmhssl.datasets.skimage_photos import write_photos
+from mmhssl.engine import leave_out_schedulers_after_training
+from mmhssl.evaluation import load_backbone
+from mmhssl.evaluation.patch_pca import patch_pca
+from mmhssl.evaluation.photo_task import GRID, InitialPhotoKNN, PhotoTiles, photo_knn
 from mmhssl.utils import command_line_tool
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from prepare_demo_data import write_photos  # noqa: E402
-
 CONFIG = 'configs/hssl/hssl-ibot_vit-tiny-p16_aux-convnext2_1xb32-8e_skimage-demo.py'
-# The held-out task, fixed before any result was seen: a 4 x 4 grid per photo (8 memory and 8 query
-# tiles), the teacher's class token, weighted kNN with the DINO defaults (k=20, T=0.07).
-GRID = 4
-KNN_K = 20
-KNN_TEMPERATURE = 0.07
 PCA_PHOTOS = ('astronaut', 'chelsea')
 LOSS_KEYS = ('loss', 'loss_cls_base', 'loss_cls_aux', 'loss_mim')
-
-
-def tile_grid(height: int, width: int, grid: int = GRID) -> List[Tuple[int, int, int, int, bool]]:
-    """The non-overlapping tiles of an image and their split.
-
-    Args:
-        height (int): Image height in pixels.
-        width (int): Image width in pixels.
-        grid (int): Tiles per side. Defaults to :data:`GRID`.
-
-    Returns:
-        list[tuple]: ``(top, left, tile_height, tile_width, is_memory)`` per tile, row by row;
-        ``is_memory`` alternates like a checkerboard, so every query tile has memory neighbours
-        in the same photo but shares no pixel with them.
-
-    Raises:
-        ValueError: ``grid`` < 2 (no split) or the image has fewer than ``grid`` pixels a side.
-    """
-    if grid < 2:
-        raise ValueError(f'grid must be >= 2 to split tiles into memory and queries, got {grid}.')
-    if height < grid or width < grid:
-        raise ValueError(f'An image of {height}x{width} pixels cannot be cut into a {grid}x{grid} '
-                         'grid of tiles.')
-    th, tw = height // grid, width // grid
-    return [(r * th, c * tw, th, tw, (r + c) % 2 == 0) for r in range(grid) for c in range(grid)]
-
-
-class PhotoTiles(torch.utils.data.Dataset):
-    """Memory or query tiles of photos, labelled by photo, packed as ``PackInputs`` does.
-
-    Photos are read as training reads them (mmcv, BGR, grayscale expanded to three channels) and
-    every tile is resized to ``size`` with the training crops' interpolation, so that the only
-    difference to training inputs is the fixed, disjoint cut.
-
-    Args:
-        paths (Sequence[str]): Photo files; the label of a tile is the index of its photo.
-        size (int): Side of the resized tiles (the global crop size of training).
-        split (str): ``'memory'`` or ``'query'``.
-        grid (int): Tiles per side. Defaults to :data:`GRID`.
-    """
-
-    def __init__(self, paths: Sequence[str], size: int, split: str, grid: int = GRID) -> None:
-        import mmcv
-        from mmpretrain.structures import DataSample
-        if split not in ('memory', 'query'):
-            raise ValueError(f"split must be 'memory' or 'query', got {split!r}.")
-        if len(paths) < 2:
-            raise ValueError(f'The photo task needs at least two photos, got {len(paths)}.')
-        self.classes = [osp.splitext(osp.basename(p))[0] for p in paths]
-        self.items = []
-        for label, path in enumerate(paths):
-            img = mmcv.imread(path, 'color')
-            if img is None:
-                raise OSError(f'Cannot read the photo {path!r}.')
-            for top, left, th, tw, is_memory in tile_grid(*img.shape[:2], grid):
-                if is_memory != (split == 'memory'):
-                    continue
-                tile = mmcv.imresize(
-                    img[top:top + th, left:left + tw], (size, size),
-                    interpolation='bicubic',
-                    backend='pillow')
-                self.items.append(
-                    dict(
-                        inputs=torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1))),
-                        data_samples=DataSample().set_gt_label(label)))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, idx: int) -> dict:
-        return self.items[idx]
-
-
-def photo_knn(backbone: torch.nn.Module, preprocessor: torch.nn.Module, memory: PhotoTiles,
-              queries: PhotoTiles) -> Dict[str, Optional[float]]:
-    """Weighted-kNN accuracy of ``backbone``'s class token on the photo task.
-
-    Returns:
-        dict: :func:`mmhssl.evaluation.knn_accuracy`'s result plus ``chance`` (percent).
-    """
-    from mmhssl.evaluation import extract_features, knn_accuracy
-    train = extract_features(backbone, memory, preprocessor, feature='cls', batch_size=64)
-    test = extract_features(backbone, queries, preprocessor, feature='cls', batch_size=64)
-    result = knn_accuracy(
-        *train, *test, num_classes=len(memory.classes), k=KNN_K, temperature=KNN_TEMPERATURE)
-    result['chance'] = 100.0 / len(memory.classes)
-    return result
-
-
-@torch.no_grad()
-def patch_pca(backbone: torch.nn.Module, preprocessor: torch.nn.Module, paths: Sequence[str],
-              size: int) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """The first three principal components of a ViT's last-layer patch tokens, as RGB.
-
-    The components are fitted jointly on all photos, so equal colours mean similar features
-    across photos too.
-
-    Args:
-        backbone (nn.Module): An mmpretrain ViT (``layers``, ``ln1``, ``num_extra_tokens``).
-        preprocessor (nn.Module): The training data preprocessor (normalisation).
-        paths (Sequence[str]): Photos, each resized to ``size`` x ``size``.
-        size (int): Input side; a multiple of the patch size.
-
-    Returns:
-        list[tuple]: ``(photo RGB uint8 (size, size, 3), components (h, w, 3) in [0, 1])``.
-    """
-    import mmcv
-    imgs = [
-        mmcv.imresize(
-            mmcv.imread(p, 'color'), (size, size), interpolation='bicubic', backend='pillow')
-        for p in paths
-    ]
-    batch = torch.stack(
-        [torch.from_numpy(np.ascontiguousarray(i.transpose(2, 0, 1))) for i in imgs])
-    inputs = preprocessor(dict(inputs=batch, data_samples=None), False)['inputs']
-    captured = []
-    handle = backbone.layers[-1].register_forward_hook(lambda m, i, o: captured.append(o))
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        backbone(inputs)
-    finally:
-        handle.remove()
-        backbone.train(was_training)
-    norm = backbone.ln1 if getattr(backbone, 'final_norm', False) else torch.nn.Identity()
-    tokens = norm(captured[0])[:, backbone.num_extra_tokens:].float()  # (B, h*w, C)
-    h = w = int(round(tokens.shape[1]**0.5))
-    flat = tokens.reshape(-1, tokens.shape[-1])
-    flat = flat - flat.mean(0)
-    _, _, v = torch.linalg.svd(flat, full_matrices=False)
-    comps = flat @ v[:3].T
-    # Robust per-component range (1st-99th percentile) so that a few outliers do not grey it out.
-    lo, hi = comps.quantile(0.01, dim=0), comps.quantile(0.99, dim=0)
-    comps = ((comps - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1).reshape(len(paths), h, w, 3)
-    return [(img[..., ::-1].copy(), c.numpy()) for img, c in zip(imgs, comps)]
 
 
 def read_losses(work_dir: str) -> List[dict]:
@@ -260,27 +119,6 @@ def smoke_config(cfg) -> None:
     cfg.default_hooks.logger.interval = 1  # a few iterations only: log every one
 
 
-class InitialKNN(Hook):
-    """Records the photo-task kNN of the teacher at the start of training (its initial weights)."""
-
-    priority = 'LOWEST'
-
-    def __init__(self, memory: PhotoTiles, queries: PhotoTiles) -> None:
-        self.memory, self.queries = memory, queries
-        self.result = None
-
-    def before_train(self, runner) -> None:
-        from mmpretrain.utils import get_ori_model
-
-        from mmhssl.utils.rng import preserve_rng_state
-        model = get_ori_model(runner.model)
-        # Random states are restored, so training is the same with or without this evaluation.
-        with preserve_rng_state():
-            self.result = photo_knn(model.teacher.backbone, model.data_preprocessor, self.memory,
-                                    self.queries)
-        runner.logger.info(f'photo kNN before training: top-1 {self.result["top1"]:.1f} %')
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     """The demo's command line (see the module docstring); rejects ``--epochs`` below 1."""
     from mmengine.config import DictAction
@@ -311,10 +149,6 @@ def main(argv=None) -> dict:
     start = time.time()
     from mmengine.config import Config
     from mmengine.runner import Runner
-    from train import merge_args
-    from train import parse_args as train_args
-
-    from mmhssl.evaluation import load_backbone
 
     photos = write_photos(args.data)
     print(f'[demo] {len(photos)} real photos in {args.data}')
@@ -326,11 +160,12 @@ def main(argv=None) -> dict:
     if args.epochs:
         cfg.train_cfg.max_epochs = args.epochs
     cfg.merge_from_dict(args.cfg_options)
-    cfg = merge_args(cfg, train_args([CONFIG, '--work-dir', args.work_dir]))
+    cfg.work_dir = args.work_dir
+    leave_out_schedulers_after_training(cfg)  # as tools/train.py: --epochs may end a warm-up
 
     size = cfg.model.backbone.img_size
     memory, queries = PhotoTiles(photos, size, 'memory'), PhotoTiles(photos, size, 'query')
-    initial = InitialKNN(memory, queries)
+    initial = InitialPhotoKNN(memory, queries)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(initial)
     train_start = time.time()
@@ -338,9 +173,7 @@ def main(argv=None) -> dict:
     train_minutes = (time.time() - train_start) / 60
 
     ckpt = osp.join(args.work_dir, f'epoch_{runner.max_epochs}.pth')
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'model_converters'))
-    from extract_backbone import main as extract_main
-    exported = extract_main([ckpt, osp.join(args.work_dir, 'backbone_teacher.pth')])
+    exported, _ = export_backbone(ckpt, osp.join(args.work_dir, 'backbone_teacher.pth'))
 
     # "After" is measured on the exported file, i.e. exactly what a downstream user receives.
     teacher = load_backbone(cfg.model.backbone, exported)

@@ -4,7 +4,7 @@
 ``python tools/download.py --list [PATTERN]`` lists the model names.
 
 The cache is ``$MMHSSL_HOME/checkpoints`` (``MMHSSL_HOME`` defaults to ``~/.cache/mmhssl``);
-``--dest`` overrides it. An interrupted download resumes when the command is run again; a file
+``--dest`` overrides it. An interrupted download starts over when the command is run again; a file
 whose sha256 does not match is deleted. For entries published in the official HSSL format, a
 converted copy ``<file>_mmhssl.pth`` is written next to the download, ready for ``load_from`` or
 ``init_cfg``.

@@ -27,7 +27,13 @@ def parse_args(argv=None):
         const='auto',
         help='resume from the given checkpoint, or from the latest one in the '
         'work dir when no path is given')
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    amp = parser.add_mutually_exclusive_group()
+    amp.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    amp.add_argument(
+        '--no-amp',
+        action='store_true',
+        help='train in float32 even if the config uses mixed precision (which needs a GPU): '
+        'the way to try a config on a CPU')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -49,18 +55,25 @@ def parse_args(argv=None):
     return args
 
 
+# Optimizer wrappers with and without automatic mixed precision.
+AMP_TYPES = {'OptimWrapper': 'AmpOptimWrapper', 'SSLOptimWrapper': 'SSLAmpOptimWrapper'}
+FLOAT32_TYPES = {amp: plain for plain, amp in AMP_TYPES.items()}
+
+
 def merge_args(cfg: Config, args) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.launcher = args.launcher
-    if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        amp_types = {'OptimWrapper': 'AmpOptimWrapper', 'SSLOptimWrapper': 'SSLAmpOptimWrapper'}
-        if wrapper in amp_types:
-            cfg.optim_wrapper.type = amp_types[wrapper]
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if args.amp and wrapper in AMP_TYPES:
+        cfg.optim_wrapper.type = AMP_TYPES[wrapper]
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif args.no_amp and wrapper in FLOAT32_TYPES:
+        cfg.optim_wrapper.type = FLOAT32_TYPES[wrapper]
+        for key in ('dtype', 'loss_scale'):  # arguments of the AMP wrappers only
+            cfg.optim_wrapper.pop(key, None)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -84,6 +97,21 @@ def merge_args(cfg: Config, args) -> Config:
     return cfg
 
 
+def check_amp_device(cfg: Config, config: str) -> None:
+    """Stop with the way out when a mixed-precision config meets a machine without a GPU.
+
+    mmengine's own error (an AssertionError from its AMP wrapper) does not say what to do.
+
+    Args:
+        cfg (Config): The merged config.
+        config (str): Its file, for the message.
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper in FLOAT32_TYPES and not torch.cuda.is_available():
+        raise SystemExit(f'{config} trains with mixed precision ({wrapper}), which needs a GPU; '
+                         'to try it on this CPU, add --no-amp.')
+
+
 def init_cpu_process_group(launcher: str) -> None:
     """Join the torchrun process group with gloo when there is no GPU.
 
@@ -104,6 +132,7 @@ def main(argv=None):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg = merge_args(cfg, args)
+    check_amp_device(cfg, args.config)
     use_safe_checkpoint_loader()  # resume and load_from read training checkpoints
     init_cpu_process_group(args.launcher)
     runner = Runner.from_cfg(cfg)

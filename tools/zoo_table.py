@@ -66,7 +66,8 @@ def make_table(models: List[dict]) -> str:
             weights = 'not published'
         if m.get('Weights Note'):
             weights += f' {ref(m["Weights Note"])}'
-        config = m['Config']  # relative to the zoo root, where the README is
+        # The config a row's numbers come from; relative to the zoo root, where the README is.
+        config = m.get('Training Config') or m['Config']
         meta = [
             _cell(m['Metadata'].get(k, ''))
             for k in ('Architecture', 'Training Data', 'Epochs', 'Batch Size')

@@ -9,4 +9,6 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
+optim_wrapper = dict(
+    type='SSLAmpOptimWrapper', dtype='bfloat16',
+    loss_scale=dict(enabled=False))  # bf16 has float32's range: no scaling

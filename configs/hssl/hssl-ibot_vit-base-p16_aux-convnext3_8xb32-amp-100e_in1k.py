@@ -10,4 +10,6 @@ _base_ = [
 ]
 
 # bf16 autocast: fp16 DINO/iBOT runs are known to hit non-finite losses.
-optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
+optim_wrapper = dict(
+    type='SSLAmpOptimWrapper', dtype='bfloat16',
+    loss_scale=dict(enabled=False))  # bf16 has float32's range: no scaling

@@ -10,5 +10,7 @@ _base_ = [
 ]
 
 train_dataloader = dict(batch_size=512)
-optim_wrapper = dict(type='SSLAmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
+optim_wrapper = dict(
+    type='SSLAmpOptimWrapper', dtype='bfloat16',
+    loss_scale=dict(enabled=False))  # bf16 has float32's range: no scaling
 custom_hooks = [dict(type='HSSLScheduleHook', momentum=(0.99, 1.0), freeze_last_layer_epochs=0)]

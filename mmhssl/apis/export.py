@@ -10,7 +10,7 @@ import torch
 from ..models.backbones.masked_vit import MaskedVisionTransformer
 from ..utils.checkpoint import load_checkpoint_file, save_checkpoint_atomic
 from ..utils.download import sha256_file
-from .backbone_weights import PARTS, with_prefix
+from .backbone_weights import backbone_state
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
 # target -> (key prefix, ViT key layout). 'mmdet' equals 'mmpretrain' on purpose: mmdet's ResNet
@@ -90,22 +90,11 @@ def extract_backbone(checkpoint: dict,
         KeyError: The checkpoint has no state dict or no weights of the requested part.
         LayoutError: The backbone has another architecture or misses parameters.
     """
-    if part not in PARTS:
-        raise ValueError(f'part must be one of {sorted(PARTS)}, got {part!r}.')
     if target not in TARGETS:
         raise ValueError(f'target must be one of {tuple(TARGETS)}, got {target!r}.')
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
-        raise KeyError('The checkpoint has no "state_dict": it is not an mmengine training '
-                       'checkpoint.')
-    prefix = PARTS[part]
-    state = checkpoint['state_dict']
     # Pretraining-only parameters (the mask token) must not leave the pretraining checkpoint.
-    out = OrderedDict((k, v) for k, v in with_prefix(state, prefix).items()
+    out = OrderedDict((k, v) for k, v in backbone_state(checkpoint, part, exact_part=True).items()
                       if k not in MaskedVisionTransformer.pretrain_only_keys)
-    if not out:
-        found = sorted({k.split('.')[0] for k in state})
-        raise KeyError(f'The checkpoint has no {part} backbone (no keys starting with '
-                       f'{prefix!r}); its top-level parts are {found}.')
     return to_target(out, target, arch)
 
 

@@ -2,9 +2,11 @@
 
 ``model-index.yml`` imports one ``metafile.yml`` per config folder, in OpenMMLab's format (read by
 ``modelindex``, ``mim`` and :class:`mmpretrain.apis.ModelHub`). On top of that format, an entry
-may carry ``SHA256`` (required with ``Weights``), ``Weights Format`` (``mmhssl`` or ``official``)
-and ``Weights Note`` (required without ``Weights``); ``Weights`` is an http(s) URL or a file shipped
-with the package, relative to :func:`zoo_root`. :func:`validate_metafile` is what CI checks.
+may carry ``SHA256`` (required with ``Weights``), ``Weights Format`` (``mmhssl`` or ``official``),
+``Weights Note`` (required without ``Weights``) and ``Training Config`` (when ``Config`` is the
+``<Name>_headless.py`` config of the published backbone, the config that trained it); ``Weights``
+is an http(s) URL or a file shipped with the package, relative to :func:`zoo_root`.
+:func:`validate_metafile` is what CI checks.
 """
 import os.path as osp
 import re
@@ -15,6 +17,8 @@ import yaml
 from .official import CHECKPOINT_FORMATS
 
 REQUIRED_METADATA = ('Epochs', 'Batch Size', 'Training Data', 'Architecture')
+#: Suffix of the config of a published backbone (a headless classifier, as in mmpretrain's zoo).
+HEADLESS = '_headless'
 
 
 def zoo_root(package_dir: Optional[str] = None) -> str:
@@ -79,8 +83,14 @@ def validate_metafile(path: str, root: Optional[str] = None) -> List[str]:
             problems.append(f'{where}: no Name')
         if not raw.get('Config') or not osp.isfile(config):
             problems.append(f'{where}: Config {raw.get("Config")!r} does not exist')
-        elif osp.splitext(osp.basename(config))[0] != name:
-            problems.append(f'{where}: Name is not the stem of its Config')
+        elif osp.splitext(osp.basename(config))[0] not in (name, name + HEADLESS):
+            problems.append(f'{where}: Name is not the stem of its Config (or of its '
+                            f'"{HEADLESS}" variant)')
+        training = raw.get('Training Config')
+        if training and not osp.isfile(osp.join(root or osp.dirname(osp.abspath(path)), training)):
+            problems.append(f'{where}: Training Config {training!r} does not exist')
+        elif training and osp.splitext(osp.basename(training))[0] != name:
+            problems.append(f'{where}: Name is not the stem of its Training Config')
         if raw.get('In Collection') not in collections:
             problems.append(f'{where}: In Collection {raw.get("In Collection")!r} is not among '
                             f'the collections of the file {list(collections)}')

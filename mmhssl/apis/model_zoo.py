@@ -1,11 +1,12 @@
 """Models of the zoo by name: our index registered with mmpretrain's ModelHub, plus what it lacks.
 
 ``model-index.yml`` (see :mod:`mmhssl.apis.metafiles`) is registered with
-:class:`mmpretrain.apis.ModelHub` the first time a name is looked up, so ``ModelHub.get(NAME)``
-serves our entries too. Extra metafiles (a private zoo) are added with :func:`register_metafile` or
-``MMHSSL_METAFILES`` (paths separated by ``os.pathsep``). Added here: checkpoints verified against
-the entry's ``SHA256`` each time they are used, packaged weights, offline errors that name the file
-to place (see :func:`mmhssl.utils.download.cached_file`), and the ``mmhssl://NAME`` scheme.
+:class:`mmpretrain.apis.ModelHub` on import, so ``ModelHub.get(NAME)`` and mmpretrain's
+``get_model``/``FeatureExtractor`` serve our entries too. Extra metafiles (a private zoo) are
+added with :func:`register_metafile` or ``MMHSSL_METAFILES`` (paths separated by ``os.pathsep``).
+Added here: checkpoints verified against the entry's ``SHA256`` each time they are used, packaged
+weights, offline errors that name the file to place (see
+:func:`mmhssl.utils.download.cached_file`), and the ``mmhssl://NAME`` scheme.
 """
 import difflib
 import fnmatch
@@ -20,13 +21,14 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.apis import ModelHub
+from mmpretrain.apis import get_model as mmpretrain_get_model
 from modelindex.models.Model import Model
 
 from ..models.utils import init_weights_quietly
 from ..utils.checkpoint import load_checkpoint_file
 from ..utils.download import CheckpointNotFoundError  # noqa: F401  (raised by fetch_checkpoint)
 from ..utils.download import cached_file, resolve_cache_dir
-from .backbone_weights import MissingEntryError, backbone_state, load_strictly, state_dict_of
+from .backbone_weights import MissingEntryError, backbone_state, find_weights, load_strictly
 from .metafiles import is_packaged, zoo_root
 from .official import convert_checkpoint_format
 
@@ -155,6 +157,12 @@ def _load_from_zoo(filename: str, map_location=None) -> dict:
 
 # Plain registration of our own prefix; force keeps a re-import of this module harmless.
 CheckpointLoader.register_scheme(prefixes=SCHEME, loader=_load_from_zoo, force=True)
+# Our names join mmpretrain's ModelHub on import, so that its get_model, FeatureExtractor and
+# inference_model take them as they take mmpretrain's own.
+try:
+    list_models()
+except FileNotFoundError:  # installed without its index: list_models() says so when called
+    pass
 
 
 def _checkpoint_for(entry: Model, pretrained: Union[bool, str], cache_dir: Optional[str],
@@ -187,7 +195,13 @@ def get_model(name: str,
               progress: bool = True,
               checkpoint_format: Optional[str] = None,
               **kwargs) -> torch.nn.Module:
-    """Build a zoo model from its config, initialised or with pretrained weights loaded strictly.
+    """:func:`mmpretrain.apis.get_model` of a zoo entry, with its weights verified and loaded
+    strictly.
+
+    The model is the one mmpretrain's ``get_model`` and ``FeatureExtractor`` build from the entry's
+    ``Config`` (for published backbones a headless ``ImageClassifier`` with the config's data
+    preprocessor), with ``_config``, ``_metainfo`` and ``_dataset_meta`` set as mmpretrain sets
+    them, so its inferencers accept it.
 
     Args:
         name (str): Model name (see :func:`list_models`).
@@ -195,7 +209,9 @@ def get_model(name: str,
             (see :func:`fetch_checkpoint`). A path, or a URL (cached; verified when its file name
             ends in ``-<sha256 prefix>.<ext>``). Defaults to False.
         device (str | torch.device): Where to put the model. Defaults to ``'cpu'``.
-        backbone_only (bool): Return only ``model.backbone`` of the config. Defaults to False.
+        backbone_only (bool): Return only the bare ``model.backbone`` of the config, without the
+            data preprocessor: the caller normalises its inputs as the config's
+            ``data_preprocessor`` does (mean/std of the training images). Defaults to False.
         part (str): With ``backbone_only``, the part of a training checkpoint: ``'teacher'``
             (the EMA model) or ``'student'``. Defaults to ``'teacher'``.
         cache_dir, offline, progress: As in :func:`fetch_checkpoint`.
@@ -204,35 +220,41 @@ def get_model(name: str,
         **kwargs: Overrides merged into the config's ``model``.
 
     Returns:
-        torch.nn.Module: The model in eval mode, with ``_config`` and ``_metainfo`` (the entry)
-        attached as by :func:`mmpretrain.apis.get_model`.
+        torch.nn.Module: The model in eval mode.
     """
     entry = get_model_info(name)
     cfg = entry.config
-    if kwargs:
-        cfg.merge_from_dict(dict(model=kwargs))
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
-        model = MODELS.build(cfg.model.backbone if backbone_only else cfg.model)
+    if backbone_only:
+        if kwargs:
+            cfg.merge_from_dict(dict(model=kwargs))
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
+            model = MODELS.build(cfg.model.backbone)
+    else:
+        # mmpretrain's own builder: data preprocessor, dataset meta and the attributes its
+        # inferencers read; the weights are loaded below, strictly.
+        model = mmpretrain_get_model(cfg, pretrained=False, **kwargs)
     if pretrained is False or pretrained is None:
         init_weights_quietly(model)
     else:
         checkpoint = _checkpoint_for(entry, pretrained, cache_dir, offline, progress,
                                      checkpoint_format)
         try:
-            state = state_dict_of(checkpoint)
+            state, _ = find_weights(checkpoint)
         except MissingEntryError as e:
             raise ValueError(str(e)) from None
         if backbone_only:
             load_strictly(model, backbone_state(state, part), 'the checkpoint',
                           f'the backbone of {name}')
-        elif all(k.startswith('backbone.') for k in state):
-            raise ValueError(f'The checkpoint for {name} holds only backbone weights; load it '
-                             'with backbone_only=True.')
+        elif (all(k.startswith('backbone.') for k in state)
+              and any(not k.startswith('backbone.') for k in model.state_dict())):
+            raise ValueError(f'The checkpoint for {name} holds only backbone weights, and its '
+                             'config builds more than a backbone; load it with '
+                             'backbone_only=True.')
         else:
             load_strictly(model, state, 'the checkpoint', f'the model {name}')
     model.to(device)
-    # The attributes mmpretrain's get_model sets, which its inferencers read back.
-    model._config = cfg
-    model._metainfo = entry
+    if backbone_only:
+        model._config = cfg
+    model._metainfo = entry  # as mmpretrain's get_model sets it for a name
     model.eval()  # some backbones' train() returns None, so do not chain it
     return model

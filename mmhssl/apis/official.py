@@ -8,58 +8,12 @@ from mmpretrain.models.utils import resize_pos_embed
 
 from ..models.backbones.masked_vit import MaskedVisionTransformer
 from ..utils.checkpoint import load_checkpoint_file
+from .backbone_weights import find_weights
 from .export import to_target, write_slim_checkpoint
 from .layouts import LayoutError, check_arch, rename_vit, vit_arch_info
 
-OFFICIAL_PARTS = ('teacher', 'student')
 #: Checkpoint layouts a model-zoo entry may declare as its ``Weights Format``.
 CHECKPOINT_FORMATS = ('mmhssl', 'official')
-
-
-def _is_state_dict(obj) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
-
-
-def select_official_weights(checkpoint,
-                            part: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], str]:
-    """Find the ViT weights in a loaded official checkpoint.
-
-    Accepted forms: a training checkpoint with ``teacher`` / ``student`` dicts (keys prefixed with
-    ``backbone.`` or ``module.backbone.``, next to the projection heads), a released backbone under
-    ``state_dict``, ``model`` or ``teacher`` alone, and a bare state dict.
-
-    Args:
-        checkpoint: The loaded file.
-        part (str, optional): ``'teacher'`` or ``'student'``. Defaults to None: the teacher when the
-            file has both, otherwise the only weights it has.
-
-    Returns:
-        tuple: The raw weights (official names, wrappers not yet stripped) and a description of
-        where they were found.
-
-    Raises:
-        KeyError: The requested part is not in the file, or the file holds no weights.
-    """
-    if part is not None and part not in OFFICIAL_PARTS:
-        raise ValueError(f'part must be one of {OFFICIAL_PARTS} or None, got {part!r}.')
-    if not isinstance(checkpoint, dict):
-        raise KeyError(f'The checkpoint is a {type(checkpoint).__name__}, not a dict of weights.')
-    parts = [p for p in OFFICIAL_PARTS if _is_state_dict(checkpoint.get(p))]
-    if part is not None:
-        if part not in parts:
-            holds = parts or sorted(k for k in checkpoint if not k.startswith('_'))
-            raise KeyError(f'The checkpoint has no {part!r} weights; it holds {holds}.')
-        return checkpoint[part], part
-    if parts:
-        return checkpoint[parts[0]], parts[0]
-    for key in ('state_dict', 'model'):
-        if _is_state_dict(checkpoint.get(key)):
-            return checkpoint[key], key
-    if _is_state_dict(checkpoint):
-        return checkpoint, 'bare state dict'
-    raise KeyError('The checkpoint holds no weights: expected "teacher"/"student", "state_dict" or '
-                   f'"model" dicts of tensors or a bare state dict; it has keys '
-                   f'{sorted(checkpoint)[:10]}.')
 
 
 def convert_official(
@@ -69,7 +23,8 @@ def convert_official(
     """Convert an official timm-style ViT checkpoint to mmpretrain keys (no prefix).
 
     Args:
-        checkpoint: The loaded official file (see :func:`select_official_weights`).
+        checkpoint: The loaded official file (see
+            :func:`~mmhssl.apis.backbone_weights.find_weights`).
         part (str, optional): ``'teacher'`` or ``'student'``. Defaults to None (teacher if any).
         img_size (int, optional): Resize the position embedding to the patch grid of this input
             size (bicubic, class token kept). Defaults to None (keep the released grid; mmpretrain
@@ -85,7 +40,7 @@ def convert_official(
         KeyError: The requested part is missing.
         LayoutError: The weights are not a complete ViT.
     """
-    raw, source = select_official_weights(checkpoint, part)
+    raw, source = find_weights(checkpoint, part)
 
     def strip(key: str) -> str:
         return key[len('module.'):] if key.startswith('module.') else key

@@ -7,16 +7,20 @@ import torch
 from mmengine.dataset import DefaultSampler
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 
+from ..utils.rng import preserve_rng_state
+
 
 @DATASETS.register_module()
 class SeededDataset:
     """Wraps a dataset so that sample ``i`` of epoch ``e`` is always augmented the same way.
 
-    Before the pipeline runs, Python's, numpy's and torch's random generators are seeded from
-    ``(seed, epoch, index)``. The crops, colour jitter and masks of a sample then do not depend on
-    which worker or rank loads it, nor on whether the run was interrupted and resumed: a resumed
-    run and a 2-process run see exactly the same views as an uninterrupted 1-process run. Use with
-    :class:`SeededSampler`, which passes the epoch inside the index.
+    The pipeline runs with Python's, numpy's and torch's random generators seeded from
+    ``(seed, epoch, index)``, and their states are restored after it, so loading a sample draws
+    nothing from the streams of the process that loads it. The crops, colour jitter and masks of a
+    sample then do not depend on which worker or rank loads it, nor on whether the run was
+    interrupted and resumed: a resumed run and a 2-process run see exactly the same views as an
+    uninterrupted 1-process run. Use with :class:`SeededSampler`, which passes the epoch inside the
+    index.
 
     Args:
         dataset (dict | Dataset): The dataset to wrap.
@@ -37,10 +41,14 @@ class SeededDataset:
         epoch, index = divmod(int(key), len(self.dataset))
         # SeedSequence mixes the three numbers into well-separated streams.
         state = np.random.SeedSequence([self.seed, epoch, index]).generate_state(2)
-        random.seed(int(state[0]))
-        np.random.seed(int(state[1]))
-        torch.manual_seed(int(state[0]) << 32 | int(state[1]))
-        return self.dataset[index]
+        # The transforms draw from the global generators, so they are seeded for this sample and
+        # restored afterwards: in the main process (num_workers=0) the training's own draws
+        # (drop path, the batch preprocessor's crops and masks) then continue as with workers.
+        with preserve_rng_state():
+            random.seed(int(state[0]))
+            np.random.seed(int(state[1]))
+            torch.manual_seed(int(state[0]) << 32 | int(state[1]))
+            return self.dataset[index]
 
 
 @DATA_SAMPLERS.register_module()

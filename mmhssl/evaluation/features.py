@@ -15,20 +15,6 @@ from ..utils.checkpoint import load_checkpoint_file
 FEATURES = ('cls', 'patch', 'concat')
 
 
-def backbone_state_dict(checkpoint, backbone: nn.Module, part: str = 'teacher') -> dict:
-    """Find the weights of ``backbone`` in a loaded checkpoint (see :func:`backbone_state`).
-
-    Args:
-        checkpoint: The loaded checkpoint.
-        backbone (nn.Module): The model the weights are meant for (to recognise bare layouts).
-        part (str): ``'teacher'`` or ``'student'``. Defaults to ``'teacher'``.
-
-    Returns:
-        dict: The weights with the keys of ``backbone``.
-    """
-    return backbone_state(checkpoint, part, own_keys=backbone.state_dict())
-
-
 def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') -> nn.Module:
     """Build a backbone from its config and load its weights from ``checkpoint``.
 
@@ -38,7 +24,8 @@ def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') ->
     Args:
         backbone_cfg (dict): mmpretrain backbone config (e.g. ``cfg.model.backbone``).
         checkpoint (str): Path of the checkpoint, read with :func:`load_checkpoint_file`.
-        part (str): See :func:`backbone_state_dict`. Defaults to ``'teacher'``.
+        part (str): ``'teacher'`` or ``'student'`` of a training checkpoint (see
+            :func:`~mmhssl.apis.backbone_weights.backbone_state`). Defaults to ``'teacher'``.
 
     Returns:
         nn.Module: The backbone in eval mode.
@@ -46,7 +33,7 @@ def load_backbone(backbone_cfg: dict, checkpoint: str, part: str = 'teacher') ->
     backbone_cfg = copy.deepcopy(dict(backbone_cfg))
     backbone_cfg.pop('init_cfg', None)  # the checkpoint provides all weights
     backbone = MODELS.build(backbone_cfg)
-    state = backbone_state_dict(load_checkpoint_file(checkpoint), backbone, part)
+    state = backbone_state(load_checkpoint_file(checkpoint), part, own_keys=backbone.state_dict())
     load_strictly(
         backbone,
         state,

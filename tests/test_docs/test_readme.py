@@ -171,3 +171,26 @@ def test_transfer_table_is_the_generated_one():
         text = f.read()
     shown = text[text.index(README_START):text.index(README_END) + len(README_END)]
     assert shown == readme_block(report)
+
+
+def test_use_a_zoo_model_section_runs(tmp_path, monkeypatch):
+    """The README's three calls, as written, on a Fashion-MNIST test image saved as a PNG file."""
+    from fashion_mnist_utils import fmnist_root
+    from mmpretrain.apis import FeatureExtractor
+
+    from mmhssl.datasets import LocalFashionMNIST
+    blocks = code_blocks(readme_section('Use a zoo model'), 'python')
+    assert len(blocks) == 1, blocks
+    image = LocalFashionMNIST(fmnist_root(), split='test', channels=1).get_data_info(0)['img']
+    png = str(tmp_path / 'image.png')
+    Image.fromarray(np.asarray(image)).save(png)
+    assert "'path/to/image.png'" in blocks[0]
+    monkeypatch.setenv('MMHSSL_OFFLINE', '1')  # the weights ship with the package
+    monkeypatch.chdir(ROOT)  # as the README says, mmpretrain's pretrained=True runs in the checkout
+    scope = {}
+    exec(blocks[0].replace('path/to/image.png', png), scope)
+    assert scope['features'].shape == (64, )
+    ours, theirs = scope['model'].state_dict(), scope['same'].state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    again = FeatureExtractor(scope['model'], device='cpu')(png)[0][0]
+    torch.testing.assert_close(scope['features'], again)

@@ -35,3 +35,31 @@ def test_hook_values():
     assert v['momentum'] == pytest.approx(0.995)
     assert v['teacher_temp'] == pytest.approx(0.07) and v['freeze_last_layer'] is False
     assert math.isclose(hook.values(1, 10, 1)['teacher_patch_temp'], 0.055)
+
+
+def test_default_hook_trains_a_head_without_prototypes(photos_dir, tmp_path):
+    """MoCo v3's projector has no last layer to freeze; the hook's defaults must not need one."""
+    from conftest import tiny_mocov3_cfg
+    from mmengine.runner import Runner
+
+    from mmhssl.engine import leave_out_schedulers_after_training
+    cfg = tiny_mocov3_cfg(photos_dir)
+    cfg.model.neck.in_channels = 256  # the narrow ResNet's last stage
+    cfg.work_dir = str(tmp_path)
+    cfg.optim_wrapper.type = 'SSLOptimWrapper'  # float32 on the CPU
+    for key in ('dtype', 'loss_scale'):
+        cfg.optim_wrapper.pop(key, None)
+    cfg.custom_hooks = [dict(type='HSSLScheduleHook')]  # freeze_last_layer_epochs=1
+    assert HSSLScheduleHook().freeze_last_layer_epochs == 1
+    inner = cfg.train_dataloader.dataset
+    while 'pipeline' not in inner:
+        inner = inner.dataset
+    inner.indices = 4  # two iterations of two images
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    leave_out_schedulers_after_training(cfg)  # as tools/train.py: the run ends in the warm-up
+    cfg.default_hooks.checkpoint.interval = 100
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    assert runner.optim_wrapper.frozen_params == []

@@ -1,37 +1,15 @@
 """The search trains with the searched config's own loss, optimizer and schedule."""
 import math
-import os.path as osp
 
 import pytest
 import torch
-from conftest import ROOT, demo_cfg
-from mmengine.config import Config
+from conftest import demo_cfg, tiny_mocov3_cfg
 from mmpretrain.engine.optimizers import LARS
 
 from mmhssl.engine.optimizers import SSLOptimWrapper
 from mmhssl.models import MoCoV3Loss
 from mmhssl.search import run_search
 from mmhssl.search.trainer import build_search_optim, search_schedule
-
-MOCOV3 = osp.join(ROOT, 'configs', 'hssl',
-                  'hssl-mocov3_resnet50_aux-transformer3_8xb512-amp-100e_in1k.py')
-
-
-def tiny_mocov3_cfg(photos: str) -> Config:
-    """The shipped HSSL-MoCo v3 ResNet-50 config, narrow, on 64 px views of the photos."""
-    cfg = Config.fromfile(MOCOV3)
-    cfg.model.backbone.update(base_channels=8, stem_channels=8)  # 50 layers, a 256-channel C5
-    cfg.model.head.update(in_channels=256, hidden_channels=32, out_channels=16)
-    inner = cfg.train_dataloader.dataset
-    while 'pipeline' not in inner:
-        inner = inner.dataset
-    inner.update(type='UnlabeledImageFolder', data_root=photos)
-    for key in ('split', 'data_prefix', 'ann_file'):
-        inner.pop(key, None)
-    for view in inner.pipeline[1].transforms:
-        view[0]['scale'] = 64
-    cfg.train_dataloader.batch_size = 2
-    return cfg
 
 
 def test_schedule_is_compressed_into_the_search(tmp_path, photos_dir):

@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 from conftest import ROOT
-from demo import GRID, PhotoTiles, tile_grid
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
+from mmhssl.evaluation.photo_task import GRID, PhotoTiles, tile_grid
 from mmhssl.utils import load_checkpoint_file
 
 

@@ -100,6 +100,27 @@ def _final_state(work_dir):
     return ckpt['state_dict']
 
 
+def launch_script(checkout, name: str) -> str:
+    """``tools/<name>`` of a checkout whose ``.venv`` is the environment running the tests.
+
+    The checkout links to this one's folders, so the script finds the environment as in a
+    checkout set up by ``make env``, whichever folder the test environment lives in.
+    """
+    os.makedirs(checkout)
+    for folder in ('tools', 'mmhssl', 'configs'):
+        os.symlink(osp.join(ROOT, folder), osp.join(checkout, folder))
+    os.symlink(sys.prefix, osp.join(checkout, '.venv'))
+    return osp.join(checkout, 'tools', name)
+
+
+def bare_shell_env(**extra) -> dict:
+    """A shell's environment without an activated virtual environment or Python paths."""
+    env = {k: v for k, v in os.environ.items() if k not in ('VIRTUAL_ENV', 'PYTHONPATH')}
+    path = [p for p in env.get('PATH', '').split(os.pathsep) if not p.startswith(sys.prefix)]
+    env.update(PATH=os.pathsep.join(path), OMP_NUM_THREADS='1', **extra)
+    return env
+
+
 @pytest.mark.slow
 def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
     """Same global batch: 2 gloo processes x 4 images vs 1 process x 8 images."""
@@ -124,12 +145,13 @@ def test_two_process_ddp_equals_one_process(photos_dir, tmp_path):
                          text=True,
                          timeout=900)
     assert one.returncode == 0, one.stderr[-3000:]
+    # 2 processes as the README starts them, from a shell where no environment is activated.
     two = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
-        train, DEMO_CONFIG, '--launcher', 'pytorch', '--work-dir',
+        'bash',
+        launch_script(tmp_path / 'checkout', 'dist_train.sh'), DEMO_CONFIG, '2', '--work-dir',
         str(tmp_path / 'two'), '--cfg-options', 'train_dataloader.batch_size=4', *opts
     ],
-                         env=env,
+                         env=bare_shell_env(PORT='29517'),
                          capture_output=True,
                          text=True,
                          timeout=900)

@@ -8,15 +8,12 @@ The learning rate is chosen on a held-out part of the train split, the classifie
 the whole train split and evaluated once on the test split. Checkpoints and data as for knn.py.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from knn import add_common_args, describe, features_from_args, write_report  # noqa: E402
-
-from mmhssl.evaluation import linear_probe  # noqa: E402
-from mmhssl.utils import command_line_tool  # noqa: E402
+import mmhssl  # noqa: F401  (registers modules)
+from mmhssl.evaluation import linear_probe
+from mmhssl.evaluation.command_line import (add_common_args, describe, features_from_args,
+                                            write_report)
+from mmhssl.utils import command_line_tool
 
 
 @command_line_tool()

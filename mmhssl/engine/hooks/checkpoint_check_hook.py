@@ -3,6 +3,8 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
+from ...apis.backbone_weights import state_mismatches
+
 
 @HOOKS.register_module()
 class CheckpointCheckHook(Hook):
@@ -25,16 +27,9 @@ class CheckpointCheckHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('state_dict', checkpoint)
         state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-        own = get_ori_model(runner.model).state_dict()
-        missing = [
-            k for k in own if k not in state and not k.startswith(self.allow_missing_prefixes)
-        ]
-        unexpected = [k for k in state if k not in own]
-        mismatched = [
-            f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}'
-            for k, v in own.items()
-            if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape
-        ]
+        problems = state_mismatches(
+            get_ori_model(runner.model).state_dict(), state, may_miss=self.allow_missing_prefixes)
+        missing, unexpected, mismatched = (problems[k] for k in ('missing', 'unexpected', 'shapes'))
         if not (missing or unexpected or mismatched):
             return
         parts = []

@@ -39,7 +39,7 @@ class HSSLScheduleHook(Hook):
             ``teacher_temp``.
         warmup_epochs (int): Temperature warm-up length. Defaults to 30.
         freeze_last_layer_epochs (int): Epochs during which the prototype layer
-            (``head.last_layer``) gets no update. Defaults to 1.
+            (``head.last_layer``) gets no update; heads without one ignore it. Defaults to 1.
     """
 
     priority = 'NORMAL'
@@ -89,8 +89,11 @@ class HSSLScheduleHook(Hook):
             loss.teacher_temp = v['teacher_temp']
         if hasattr(loss, 'teacher_patch_temp'):
             loss.teacher_patch_temp = v['teacher_patch_temp']
+        # Prototype heads (DINO/iBOT) have a last layer to hold still; MoCo v3's projector has none.
+        last_layer = getattr(model.head, 'last_layer', None)
         runner.optim_wrapper.frozen_params = (
-            list(model.head.last_layer.parameters()) if v['freeze_last_layer'] else [])
+            list(last_layer.parameters())
+            if v['freeze_last_layer'] and last_layer is not None else [])
         runner.message_hub.update_scalar('train/teacher_temp', v['teacher_temp'])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:

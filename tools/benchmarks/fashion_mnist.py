@@ -41,13 +41,24 @@ from mmhssl.evaluation import (ResultsStore, environment_info, features_from_con
 from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
-METHODS = {
+TABLE_METHODS = {
     'iBOT': f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb128-6e_fashion-mnist.py',
     'HSSL-iBOT': f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py',
     'HSSL-iBOT (MLP head)':
     f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-mlp2_1xb128-6e_fashion-mnist.py',
 }
+# Controls added after the table began: each run stores its config's hash, checked per method, so
+# adding one does not invalidate the stored runs. iBOT at HSSL-iBOT's compute trains 8/6 as long.
+CONTROLS = {
+    'iBOT (8 epochs)':
+    f'{CONFIG_DIR}/ibot_vit-mini-p4_1xb128-8e_fashion-mnist.py',
+    'HSSL-iBOT (transformer head)':
+    f'{CONFIG_DIR}/hssl-ibot_vit-mini-p4_aux-transformer2_1xb128-6e_fashion-mnist.py',
+}
+EPOCH_SCALE = {'iBOT (8 epochs)': 8 / 6}
+METHODS = {**TABLE_METHODS, **CONTROLS}
 BASELINE, CONTROL = 'iBOT', 'HSSL-iBOT (MLP head)'
+EQUAL_COMPUTE, HOMOGENEOUS = CONTROLS
 KNN_K, KNN_T = 20, 0.07
 RANDOM, PIXELS = 'Random init', 'Raw pixels'
 
@@ -62,7 +73,11 @@ def parse_args(argv=None):
         default=[0, 1, 2],
         help='seeds of iBOT and HSSL-iBOT (and of the random-init features)')
     parser.add_argument(
-        '--control-seeds', type=int, nargs='*', default=[0], help='seeds of the MLP-head control')
+        '--control-seeds',
+        type=int,
+        nargs='*',
+        default=[0, 1, 2],
+        help='seeds of the controls (MLP head, transformer head, iBOT at equal compute)')
     parser.add_argument(
         '--num-per-class',
         type=int,
@@ -128,7 +143,7 @@ def plan(args) -> list:
     keys = [PIXELS]
     for s in args.seeds:
         keys += [f'{RANDOM}/{s}', f'{BASELINE}/{s}', f'HSSL-iBOT/{s}']
-    keys += [f'{CONTROL}/{s}' for s in args.control_seeds]
+    keys += [f'{c}/{s}' for c in (CONTROL, *CONTROLS) for s in args.control_seeds]
     return keys
 
 
@@ -174,7 +189,7 @@ def build_cfg(method: str, seed: int, args) -> Config:
     cfg.train_dataloader.dataset.num_per_class = args.num_per_class
     cfg.eval_dataloaders.train.dataset.num_per_class = args.eval_num_per_class
     cfg.eval_dataloaders.test.dataset.num_per_class = args.test_num_per_class
-    set_epochs(cfg, args.epochs, 10 * (args.num_per_class or 6000))
+    set_epochs(cfg, epochs_of(method, args), 10 * (args.num_per_class or 6000))
     if args.online_num_per_class:
         hook = next(h for h in cfg.custom_hooks if h['type'] == 'OnlineKNNHook')
         hook['train_dataset']['num_per_class'], hook['test_dataset']['num_per_class'] = (
@@ -196,9 +211,26 @@ def build_cfg(method: str, seed: int, args) -> Config:
     return cfg
 
 
+def epochs_of(method: str, args) -> int:
+    return round(args.epochs * EPOCH_SCALE.get(method, 1))
+
+
+def config_digest(method: str) -> str:
+    with open(METHODS[method], 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def check_control_config(report: dict, method: str) -> None:
+    """Refuse to add a control run made with another version of its config than its stored runs."""
+    stored = {r.get('config_sha256') for r in report['runs'].values() if r['method'] == method}
+    if stored - {config_digest(method)}:
+        raise SystemExit(f'The stored {method} runs were made with another version of '
+                         f'{METHODS[method]}; restore it, or remove those runs from the table.')
+
+
 def setting_of(args) -> dict:
     """What must be equal for runs to share a table (the configs by content hash)."""
-    digest = {m: hashlib.sha256(open(p, 'rb').read()).hexdigest()[:12] for m, p in METHODS.items()}
+    digest = {m: config_digest(m) for m in TABLE_METHODS}
     return dict(
         epochs=args.epochs,
         num_per_class=args.num_per_class,
@@ -207,7 +239,7 @@ def setting_of(args) -> dict:
         batch_size=args.batch_size,
         online_num_per_class=args.online_num_per_class,
         linear_epochs=args.linear_epochs,
-        configs=METHODS,
+        configs=TABLE_METHODS,
         config_sha256=digest,
         knn=dict(k=KNN_K, temperature=KNN_T))
 
@@ -288,8 +320,11 @@ def online_curve(work_dir: str) -> list:
 
 def train(method: str, seed: int, args, deadline: float):
     """Pretrain (or continue) one run. Returns its result, or None if stopped by the deadline."""
+    if method in CONTROLS:
+        check_control_config(load_report(args), method)
     cfg = build_cfg(method, seed, args)
-    print(f'\n=== {method}, seed {seed}: {args.epochs} epochs in {cfg.work_dir}', flush=True)
+    epochs = epochs_of(method, args)
+    print(f'\n=== {method}, seed {seed}: {epochs} epochs in {cfg.work_dir}', flush=True)
     runner = Runner.from_cfg(copy.deepcopy(cfg))
     runner.register_hook(_TimeLimit(deadline))
     start = time.time()
@@ -298,11 +333,11 @@ def train(method: str, seed: int, args, deadline: float):
     segments = json.load(open(segments_file)) if osp.isfile(segments_file) else []
     segments.append(dict(minutes=(time.time() - start) / 60, end_epoch=runner.epoch))
     write_json(segments_file, segments)
-    if runner.epoch < args.epochs:
+    if runner.epoch < epochs:
         return None
     iters_per_epoch = len(runner.train_dataloader)
     curve = [[step / iters_per_epoch, top1] for step, top1 in online_curve(cfg.work_dir)]
-    ckpt = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
+    ckpt = osp.join(cfg.work_dir, f'epoch_{epochs}.pth')
     result = evaluate(**_features(cfg, ckpt), args=args)
     result.update(
         train_minutes=sum(s['minutes'] for s in segments),
@@ -310,7 +345,8 @@ def train(method: str, seed: int, args, deadline: float):
         iterations=runner.iter,
         online_knn=curve,
         checkpoint=ckpt,
-        config=METHODS[method])
+        config=METHODS[method],
+        config_sha256=config_digest(method))
     return result
 
 
@@ -466,7 +502,7 @@ def summary_lines(report: dict) -> list:
     if RANDOM not in by:
         return ['- No runs yet.']
     rnd = [r['knn']['top1'] for r in by[RANDOM]]
-    for method in (BASELINE, 'HSSL-iBOT', CONTROL):
+    for method in (BASELINE, 'HSSL-iBOT', CONTROL, *CONTROLS):
         runs = by.get(method, [])
         if not runs:
             continue
@@ -482,7 +518,8 @@ def summary_lines(report: dict) -> list:
                      f'{gain:+.2f} points over random init ({fmt_mean_std(rnd)}): {verdict}.')
     # The control answers whether a gain comes from the ConvNeXt head's architecture or from
     # any auxiliary head: each pair is compared on the seeds both ran.
-    for method, ref in (('HSSL-iBOT', BASELINE), (CONTROL, BASELINE), ('HSSL-iBOT', CONTROL)):
+    for method, ref in (('HSSL-iBOT', BASELINE), (CONTROL, BASELINE), ('HSSL-iBOT', CONTROL),
+                        ('HSSL-iBOT', EQUAL_COMPUTE), ('HSSL-iBOT', HOMOGENEOUS)):
         if not (by.get(method) and by.get(ref)):
             continue
         base = {r['seed']: r for r in by[ref]}
@@ -548,7 +585,7 @@ def write_markdown(report: dict, path: str) -> None:
         '| Method | Seeds | kNN top-1 | Linear top-1 | Pretraining (min per run) |',
         '|---|---|---|---|---|',
     ]
-    for method in (PIXELS, RANDOM, BASELINE, 'HSSL-iBOT', CONTROL):
+    for method in (PIXELS, RANDOM, BASELINE, 'HSSL-iBOT', CONTROL, *CONTROLS):
         runs = by.get(method)
         if not runs:
             continue
@@ -592,7 +629,13 @@ def plot_curves(report: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    colors = {BASELINE: 'tab:blue', 'HSSL-iBOT': 'tab:red', CONTROL: 'tab:green'}
+    colors = {
+        BASELINE: 'tab:blue',
+        'HSSL-iBOT': 'tab:red',
+        CONTROL: 'tab:green',
+        EQUAL_COMPUTE: 'tab:cyan',
+        HOMOGENEOUS: 'tab:purple'
+    }
     styles = ['-', '--', ':', '-.']
     for r in report['runs'].values():
         if 'online_knn' not in r or not r['online_knn']:

@@ -45,7 +45,7 @@ def test_download_tool_fetches_verifies_and_converts(tmp_path, monkeypatch, caps
                      'tool-test_*']) == ['tool-test_bad', 'tool-test_official', 'tool-test_tiny']
         dest = tmp_path / 'dest'
         tiny, converted = main(['tool-test_tiny', 'tool-test_official', '--dest', str(dest)])
-        with pytest.raises(SystemExit, match='download.py: error: .*sha256'):
+        with pytest.raises(SystemExit, match='download.py: error: .*(sha256|hash)'):
             main(['tool-test_bad', '--dest', str(dest)])
     assert tiny == str(dest / 'tiny.pth') and (dest / 'tiny.pth').read_bytes() == data
     assert converted == str(dest / 'official_mmhssl.pth')

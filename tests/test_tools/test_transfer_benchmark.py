@@ -60,7 +60,7 @@ def test_pretrained_rows_load_the_zoo_file_and_random_init_none(smoke_table):
             'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist')
         # Nothing else differs between the rows.
         rnd.model.backbone.init_cfg = hssl.model.backbone.init_cfg = None
-        rnd.work_dir = hssl.work_dir = None
+        rnd.work_dir = hssl.work_dir = rnd.visualizer.name = hssl.visualizer.name = None
         assert rnd.pretty_text == hssl.pretty_text
 
 

@@ -269,17 +269,24 @@ def draw_predictions(args, num_scenes: int = 4) -> str:
     from mmseg.apis import inference_model, init_model
     rows = (RANDOM, 'HSSL-iBOT')
     images = [osp.join(args.data_root, 'images', 'test', f'{i:05d}.png') for i in range(num_scenes)]
-    panels = {}
+    panels, tasks = {}, []
     for task, init, infer in (('detection', init_detector, inference_detector),
                               ('segmentation', init_model, inference_model)):
-        for row in rows:
-            cfg = build_cfg(task, row, 0, args)
-            ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-            if not osp.isfile(ckpt):
-                raise SystemExit(f'{ckpt} is missing: run {task}/{row}/0 in this --work-dir first.')
+        cfgs = {row: build_cfg(task, row, 0, args) for row in rows}
+        ckpts = {
+            row: osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+            for row, cfg in cfgs.items()
+        }
+        missing = [c for c in ckpts.values() if not osp.isfile(c)]
+        if missing:
+            print(f'{task}: left out of the figure, {missing} not found (run {task}/.../0 in '
+                  'this --work-dir first).')
+            continue
+        tasks.append(task)
+        for row, cfg in cfgs.items():
             cfg.model.backbone.init_cfg = None
             with DefaultScope.overwrite_default_scope(cfg.default_scope):
-                model = init(cfg, ckpt, device='cpu')
+                model = init(cfg, ckpts[row], device='cpu')
                 vis = _visualiser(cfg, model)
                 for i, path in enumerate(images):
                     image = mmcv.imread(path, channel_order='rgb')
@@ -294,7 +301,9 @@ def draw_predictions(args, num_scenes: int = 4) -> str:
                             'pred_score_thr': 0.5
                         } if task == 'detection' else {}))
                     panels[(task, row, i)] = vis.get_image()
-    columns = [(t, r) for t in ('detection', 'segmentation') for r in rows]
+    if not tasks:
+        raise SystemExit('No task has the seed-0 checkpoints of both rows for the figure.')
+    columns = [(t, r) for t in tasks for r in rows]
     fig, axes = plt.subplots(
         num_scenes, len(columns) + 1, figsize=(2 * (len(columns) + 1), 2 * num_scenes), dpi=100)
     for i, path in enumerate(images):

@@ -40,7 +40,7 @@ TASKS = {
                       ('accuracy/top1', ), 'accuracy/top1'),
     'finetune-10pct': (f'{CONFIG_DIR}/vit-mini-p4_1xb64-coslr-15e_fashion-mnist-10pct.py',
                        ('accuracy/top1', ), 'accuracy/top1'),
-    'segmentation': (f'{CONFIG_DIR}/upernet_vit-mini-p4_mln_1xb8-1k_fmnist-scenes.py',
+    'segmentation': (f'{CONFIG_DIR}/upernet_vit-mini-p4_mln_1xb8-2k_fmnist-scenes.py',
                      ('mIoU', 'aAcc', 'mAcc'), 'mIoU'),
     'detection':
     (f'{CONFIG_DIR}/mask-rcnn_vit-mini-p4_simple-fpn_1xb8-1k_fmnist-scenes.py',

@@ -4,10 +4,10 @@
 # projects/mmseg/configs/upernet_hssl-vit-base-p16_mln_8xb2-160k_ade20k-512x512.py with what the
 # size requires changed: the backbone (all 4 blocks feed the neck); the neck resamples the stride-4
 # maps to strides 2-16; 64-channel neck and decode head, 32-channel auxiliary head; 11 classes; 64
-# px whole images, flips only; batch 8 for 1,000 iterations (4 epochs of the 2,000 training scenes)
-# on one process, warm-up then poly decay as in the family. The backbone's init_cfg names the
-# weights; tools/benchmarks/transfer.py points it at each zoo file (or removes it for random
-# initialisation) and changes nothing else.
+# px whole images, flips only; batch 8 for 2,000 iterations (8 epochs of the 2,000 training scenes)
+# on one process at lr 2e-3 (below), warm-up then poly decay as in the family. The backbone's
+# init_cfg names the weights; tools/benchmarks/transfer.py points it at each zoo file (or removes
+# it for random initialisation) and changes nothing else.
 _base_ = [
     '../../../projects/mmseg/configs/upernet_hssl-vit-base-p16_mln_8xb2-160k_ade20k-512x512.py'
 ]
@@ -20,7 +20,7 @@ classes = ('background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 
 embed_dims = 64
 channels = 64
 crop_size = (64, 64)
-max_iters = 1000
+max_iters = 2000
 batch_size = 8
 
 model = dict(
@@ -75,7 +75,11 @@ test_dataloader = dict(
                  data_prefix=dict(img_path='images/test', seg_map_path='seg_maps/test'),
                  pipeline=test_pipeline))
 
-optim_wrapper = dict(optimizer=dict(lr=4e-4))
+# At the detection recipe's lr (4e-4) and 1,000 iterations every init stopped at the same trivial
+# solution on the validation scenes (background, and every item one class: mIoU 11.3 for random
+# init; the iBOT init's training loss matched it to two digits). At 2e-3 the iBOT init's
+# validation mIoU reached 36.6 after 1,000 of 2,000 iterations, every class above zero.
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 param_scheduler = [

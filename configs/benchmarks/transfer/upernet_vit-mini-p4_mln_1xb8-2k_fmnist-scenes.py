@@ -78,7 +78,8 @@ test_dataloader = dict(
 # At the detection recipe's lr (4e-4) and 1,000 iterations every init stopped at the same trivial
 # solution on the validation scenes (background, and every item one class: mIoU 11.3 for random
 # init; the iBOT init's training loss matched it to two digits). At 2e-3 the iBOT init's
-# validation mIoU reached 36.6 after 1,000 of 2,000 iterations, every class above zero.
+# validation mIoU reached 36.6 after 1,000 of 2,000 iterations (every class above zero) and
+# 49.8 at the end.
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)

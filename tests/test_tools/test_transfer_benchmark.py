@@ -37,7 +37,7 @@ def test_every_task_and_row_runs_on_the_real_stack(smoke_table):
         # Losses were finite at every logged step (mmengine's scalar log of the run).
         logs = sorted(
             (tmp / 'work' / run['task']
-             ).glob(f'{run["row"].lower().replace(" ", "_")}_seed0/*/vis_data/scalars.json'))
+             ).glob(f'*/{run["row"].lower().replace(" ", "_")}_seed0/*/vis_data/scalars.json'))
         assert logs, key
         losses = [rec['loss'] for line in open(logs[-1]) if 'loss' in (rec := json.loads(line))]
         assert losses and all(math.isfinite(v) for v in losses), key
@@ -47,7 +47,7 @@ def test_every_task_and_row_runs_on_the_real_stack(smoke_table):
 
 
 def test_pretrained_rows_load_the_zoo_file_and_random_init_none(smoke_table):
-    from benchmarks.transfer import build_cfg, parse_args
+    from benchmarks.transfer import build_cfg, config_digest, parse_args
 
     from mmhssl.apis import fetch_checkpoint
     argv, _, _ = smoke_table
@@ -58,6 +58,8 @@ def test_pretrained_rows_load_the_zoo_file_and_random_init_none(smoke_table):
         assert rnd.model.backbone.init_cfg is None
         assert hssl.model.backbone.init_cfg.checkpoint == fetch_checkpoint(
             'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist')
+        # A run resumes only checkpoints of the same recipe.
+        assert f'/{config_digest(task)}/' in rnd.work_dir
         # Nothing else differs between the rows.
         rnd.model.backbone.init_cfg = hssl.model.backbone.init_cfg = None
         rnd.work_dir = hssl.work_dir = rnd.visualizer.name = hssl.visualizer.name = None

@@ -154,7 +154,9 @@ def ensure_scenes(data_root: str, settings: SceneSettings) -> None:
 def build_cfg(task: str, row: str, seed: int, args) -> Config:
     """The task's config as a user runs it, with only the backbone's weights set for the row."""
     cfg = Config.fromfile(TASKS[task][0])
-    cfg.work_dir = osp.join(args.work_dir, task, f'{row.lower().replace(" ", "_")}_seed{seed}')
+    # Keyed by the config's digest: a run never resumes a checkpoint of another recipe.
+    cfg.work_dir = osp.join(args.work_dir, task, config_digest(task),
+                            f'{row.lower().replace(" ", "_")}_seed{seed}')
     cfg.randomness = dict(seed=seed, deterministic=False)
     # One visualiser per run: runs made in one process would otherwise log into the first's.
     cfg.visualizer.name = f'transfer-{task}-{row}-{seed}'

@@ -9,9 +9,9 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from train import init_cpu_process_group
 
 import mmhssl  # noqa: F401
+from mmhssl.engine import init_cpu_process_group
 from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 

@@ -7,12 +7,11 @@ import os
 import os.path as osp
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmhssl  # noqa: F401  (registers modules)
-from mmhssl.engine import leave_out_schedulers_after_training
+from mmhssl.engine import init_cpu_process_group, leave_out_schedulers_after_training
 from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
 
 
@@ -110,19 +109,6 @@ def check_amp_device(cfg: Config, config: str) -> None:
     if wrapper in FLOAT32_TYPES and not torch.cuda.is_available():
         raise SystemExit(f'{config} trains with mixed precision ({wrapper}), which needs a GPU; '
                          'to try it on this CPU, add --no-amp.')
-
-
-def init_cpu_process_group(launcher: str) -> None:
-    """Join the torchrun process group with gloo when there is no GPU.
-
-    mmengine 0.10.7 pins a CUDA device when it sets up a ``pytorch`` launcher's process group, which
-    fails without CUDA; the runner leaves an existing process group as it is.
-
-    Args:
-        launcher (str): The ``--launcher`` choice.
-    """
-    if launcher == 'pytorch' and not torch.cuda.is_available() and not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo')
 
 
 @command_line_tool()

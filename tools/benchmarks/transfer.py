@@ -425,6 +425,14 @@ def write_markdown(report: dict, path: str) -> None:
         f'`{osp.basename(path)[:-3]}.json`. Minutes: training wall-clock, one thread, on a shared '
         'machine.', '', '## Checks (generated)', ''
     ] + summary_lines(report) + ['']
+    figure = path[:-3] + '.png'
+    if osp.isfile(figure):
+        lines += [
+            f'![predictions]({osp.basename(figure)})', '',
+            'Predictions (score > 0.5) of the seed-0 models on the first test scenes, drawn by '
+            'mmdet\'s and mmseg\'s visualisers (`--figure`); a task whose seed-0 checkpoints of '
+            'both rows were not at hand is left out.', ''
+        ]
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         f.write('\n'.join(lines))

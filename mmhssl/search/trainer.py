@@ -1,5 +1,6 @@
 """The short joint training and label-free scoring behind ``tools/search_aux_head.py``."""
 import copy
+import math
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -61,7 +62,10 @@ def build_search_model(cfg,
             candidates=candidates,
             aux_input=model_cfg.get('aux_input'),
             base_momentum=momentum,
-            data_preprocessor=copy.deepcopy(model_cfg.get('data_preprocessor'))))
+            # As the runner builds it: the model's own, else the config's top-level one (where
+            # batch-side multi-crop configs put theirs).
+            data_preprocessor=copy.deepcopy(
+                model_cfg.get('data_preprocessor', cfg.get('data_preprocessor')))))
     for loss in model.losses.values():
         if hasattr(loss, 'teacher_temp'):
             loss.teacher_temp = teacher_temp
@@ -69,7 +73,7 @@ def build_search_model(cfg,
     return model
 
 
-def search_schedule(cfg, iters: int) -> List[dict]:
+def search_schedule(cfg, iters: int, iters_per_epoch: Optional[int] = None) -> List[dict]:
     """The config's ``param_scheduler`` compressed into the search's ``iters`` iterations.
 
     The search's iterations stand for the config's whole training (``train_cfg.max_epochs`` epochs
@@ -78,11 +82,14 @@ def search_schedule(cfg, iters: int) -> List[dict]:
     A warm-up of 10 of 100 epochs thus takes the first tenth of the search, and a cosine decay the
     rest. A scheduler without ``end`` ends with training, as the runner makes it; a ``T_max`` equal
     to ``end - begin`` is dropped (mmengine's default), so that a decay still ends exactly at its
-    scaled ``end``; every scheduler spans at least one iteration.
+    scaled ``end``; every scheduler spans at least one iteration. Iteration-based schedulers of an
+    epoch-based loop are scaled by ``max_epochs * iters_per_epoch``.
 
     Args:
         cfg (Config): The searched config (``param_scheduler``, ``train_cfg``).
         iters (int): The search's training iterations.
+        iters_per_epoch (int, optional): Iterations of one of the config's epochs, for
+            iteration-based schedulers under ``max_epochs``. Defaults to None.
 
     Returns:
         list[dict]: Scheduler configs for ``PARAM_SCHEDULERS.build``, without ``optimizer``.
@@ -97,6 +104,8 @@ def search_schedule(cfg, iters: int) -> List[dict]:
         by_epoch = sched.pop('by_epoch', True)
         sched.pop('convert_to_iter_based', None)
         total = train_cfg.get('max_epochs' if by_epoch else 'max_iters')
+        if not total and not by_epoch and train_cfg.get('max_epochs') and iters_per_epoch:
+            total = train_cfg['max_epochs'] * iters_per_epoch
         if not total:
             raise ValueError(
                 f"Cannot compress scheduler {sched['type']} (by_epoch={by_epoch}) into the search: "
@@ -121,7 +130,11 @@ def search_schedule(cfg, iters: int) -> List[dict]:
     return out
 
 
-def build_search_optim(cfg, model, iters: int, lr: Optional[float] = None):
+def build_search_optim(cfg,
+                       model,
+                       iters: int,
+                       lr: Optional[float] = None,
+                       iters_per_epoch: Optional[int] = None):
     """The config's optimizer wrapper and compressed schedulers for ``model``.
 
     Built by mmengine from ``cfg.optim_wrapper`` (optimizer, constructor, ``paramwise_cfg``,
@@ -142,7 +155,7 @@ def build_search_optim(cfg, model, iters: int, lr: Optional[float] = None):
     wrapper.initialize_count_status(model, 0, iters)
     schedulers = [
         PARAM_SCHEDULERS.build(s, default_args=dict(optimizer=wrapper))
-        for s in search_schedule(cfg, iters)
+        for s in search_schedule(cfg, iters, iters_per_epoch)
     ]
     return wrapper, schedulers
 
@@ -152,6 +165,9 @@ def heldout_batch(dataset, indices: Sequence[int], views_per_image: int,
     """Fixed evaluation images: the global crops of ``views_per_image`` draws of each image."""
     data = [dataset[i] for i in indices for _ in range(views_per_image)]
     inputs = preprocessor(default_collate(data), False)['inputs']
+    if isinstance(inputs, torch.Tensor):
+        # A batch-side multi-crop preprocessor crops only when training: draw its crops.
+        inputs = preprocessor(default_collate(data), True)['inputs']
     size = inputs[0].shape[-2:]
     return torch.cat([x for x in inputs if x.shape[-2:] == size])
 
@@ -203,7 +219,8 @@ def run_search(cfg,
     set_random_seed(seed)
     specs = dict(resolve_candidate(c) for c in candidates)
     model = build_search_model(cfg, specs)
-    dataset = base_dataset(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
+    loaded = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+    dataset = base_dataset(loaded)
     n = len(dataset)
     if n < heldout + 1:
         raise ValueError(f'The search needs more than heldout={heldout} images; the dataset has '
@@ -212,7 +229,10 @@ def run_search(cfg,
     held, train_idx = order[:heldout], order[heldout:]
     images = heldout_batch(dataset, held, views_per_image, model.data_preprocessor)
     batch_size = batch_size or cfg.train_dataloader.batch_size
-    optim_wrapper, schedulers = build_search_optim(cfg, model, iters, lr)
+    # The config's iterations per epoch (its whole dataset at its batch size, as the runner's
+    # loader): the length that iteration-based schedulers of an epoch loop are written in.
+    iters_per_epoch = math.ceil(len(loaded) / cfg.train_dataloader.batch_size)
+    optim_wrapper, schedulers = build_search_optim(cfg, model, iters, lr, iters_per_epoch)
     lr = cfg.optim_wrapper.optimizer.get('lr') if lr is None else lr
     eval_interval = eval_interval or max(1, iters // 10)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -263,7 +283,7 @@ def run_search(cfg,
         skipped=model.skipped,
         loss=type(next(iter(model.losses.values()))).__name__,
         optimizer=type(optim_wrapper.optimizer).__name__,
-        schedule=search_schedule(cfg, iters),
+        schedule=search_schedule(cfg, iters, iters_per_epoch),
         iters=iters,
         seed=seed,
         batch_size=batch_size,

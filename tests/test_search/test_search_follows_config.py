@@ -66,3 +66,36 @@ def test_mocov3_config_is_searched_with_its_loss_and_optimizer(photos_dir):
         assert r['ce'] is None and r['score'] == r['cka_distance']
         assert 0 <= r['score'] <= 1 and math.isfinite(r['score'])
         assert r['history'][-1]['iter'] == 2
+
+
+def test_iteration_schedules_of_an_epoch_loop_are_compressed():
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/benchmarks/fashion_mnist/'
+                          'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py')
+    # Warm-up and decays are written in iterations (469 per epoch), the loop in 6 epochs.
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop' and cfg.max_iters == 6 * 469
+    with pytest.raises(ValueError, match='max_iters'):
+        search_schedule(cfg, 100)
+    warmup, cosine, wd = search_schedule(cfg, 100, iters_per_epoch=469)
+    assert (warmup['begin'], warmup['end']) == (0, round(cfg.warmup_iters * 100 / cfg.max_iters))
+    assert (cosine['begin'], cosine['end']) == (warmup['end'], 100)
+    assert wd['end'] == 100 and all(s['by_epoch'] is False for s in (warmup, cosine, wd))
+
+
+def test_a_batch_side_multicrop_config_is_searched_with_its_crops():
+    from fashion_mnist_utils import fmnist_root
+    from mmengine.config import Config
+    from mmpretrain.registry import DATASETS
+
+    from mmhssl.search.trainer import base_dataset, build_search_model, heldout_batch
+    fmnist_root()
+    cfg = Config.fromfile('configs/benchmarks/fashion_mnist/'
+                          'hssl-ibot_vit-mini-p4_aux-convnext2_1xb128-6e_fashion-mnist.py')
+    assert 'data_preprocessor' not in cfg.model  # top-level, as the runner also accepts it
+    model = build_search_model(cfg, {'mlp': dict(type='AuxMLPHead', depth=2)})
+    assert type(model.data_preprocessor).__name__ == cfg.data_preprocessor.type
+    dataset = base_dataset(DATASETS.build(cfg.train_dataloader.dataset))
+    images = heldout_batch(dataset, [0, 1, 2], 2, model.data_preprocessor)
+    # Two global crops per draw: 3 images x 2 draws x 2 crops, all different.
+    assert images.shape == (12, 3, 28, 28)
+    assert len({x.numpy().tobytes() for x in images}) == 12

@@ -78,3 +78,33 @@ def fmt_mean_std(values: Sequence[float], digits: int = 2) -> str:
     """``mean ± std`` (or the single value)."""
     mean, std = mean_std(values)
     return f'{mean:.{digits}f}' if std is None else f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
+    """Spearman's rank correlation of paired values (ties share their mean rank).
+
+    Returns:
+        float | None: None for fewer than 3 pairs or when one side is constant.
+    """
+    if len(x) != len(y):
+        raise ValueError(f'{len(x)} values against {len(y)}: the pairs must match.')
+    if len(x) < 3:
+        return None
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2 + 1
+            i = j + 1
+        return out
+
+    rx, ry = ranks(list(x)), ranks(list(y))
+    if len(set(rx)) == 1 or len(set(ry)) == 1:
+        return None
+    return statistics.correlation(rx, ry)

@@ -39,6 +39,15 @@ def base_dataset(dataset):
     return dataset
 
 
+def runner_model_cfg(cfg) -> dict:
+    """A copy of ``cfg.model`` with the data preprocessor the runner gives it: the model's own,
+    else the config's top-level one (where batch-side multi-crop configs put theirs)."""
+    model_cfg = copy.deepcopy(cfg.model)
+    if model_cfg.get('data_preprocessor') is None and cfg.get('data_preprocessor') is not None:
+        model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
+    return model_cfg
+
+
 def build_search_model(cfg,
                        candidates: Dict[str, dict],
                        momentum: float = 0.99,
@@ -49,7 +58,7 @@ def build_search_model(cfg,
     the schedule hook would warm up over many epochs, stays at ``teacher_temp`` (objectives
     without one, e.g. MoCo v3, have nothing to set).
     """
-    model_cfg = cfg.model
+    model_cfg = runner_model_cfg(cfg)
     head = copy.deepcopy(dict(model_cfg.head))
     head['type'] = head.get('type', 'HSSLProjector')
     head.pop('with_aux', None)
@@ -62,10 +71,7 @@ def build_search_model(cfg,
             candidates=candidates,
             aux_input=model_cfg.get('aux_input'),
             base_momentum=momentum,
-            # As the runner builds it: the model's own, else the config's top-level one (where
-            # batch-side multi-crop configs put theirs).
-            data_preprocessor=copy.deepcopy(
-                model_cfg.get('data_preprocessor', cfg.get('data_preprocessor')))))
+            data_preprocessor=model_cfg.get('data_preprocessor')))
     for loss in model.losses.values():
         if hasattr(loss, 'teacher_temp'):
             loss.teacher_temp = teacher_temp

@@ -46,3 +46,15 @@ def test_mean_std():
     assert mean == 2.0 and std == pytest.approx(1.0)
     assert fmt_mean_std([1.0, 2.0, 3.0]) == '2.00 ± 1.00'
     assert fmt_mean_std([1.25]) == '1.25'
+
+
+def test_spearman_ranks_with_ties():
+    from mmhssl.evaluation import spearman
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1)
+    assert spearman([1, 2, 3], [0.3, 0.2, 0.1]) == pytest.approx(-1)
+    assert spearman([1, 2, 3], [5, 9, 7]) == pytest.approx(0.5)  # d = (0, 1, 1): 1 - 6*2/24
+    # Tied values share their mean rank: ranks (1, 2.5, 2.5) against (1, 2, 3).
+    assert spearman([1, 2, 2], [1, 2, 3]) == pytest.approx(0.8660254, rel=1e-6)
+    assert spearman([1, 2], [1, 2]) is None and spearman([1, 1, 1], [1, 2, 3]) is None
+    with pytest.raises(ValueError, match='pairs'):
+        spearman([1, 2, 3], [1, 2])

@@ -5,19 +5,15 @@ Example::
     python tools/analysis/discrepancy.py work_dirs/RUN/epoch_10.pth --config configs/hssl/CONFIG.py
 """
 import argparse
-import copy
 import sys
 from typing import List, Optional
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import set_random_seed
-from mmpretrain.registry import DATASETS, MODELS
 
 import mmhssl  # noqa: F401
 from mmhssl.evaluation.report import write_json
-from mmhssl.search.discrepancy import hssl_discrepancy
-from mmhssl.search.trainer import base_dataset, heldout_batch
+from mmhssl.search.measure import checkpoint_discrepancy
 from mmhssl.utils.checkpoint import load_checkpoint_file
 
 
@@ -55,22 +51,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
         while 'dataset' in ds:
             ds = ds.dataset
         ds.data_root = args.data_root
-    model = MODELS.build(copy.deepcopy(cfg.model))
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing:
-        sys.exit(f'{args.checkpoint} does not match the config: {len(missing)} missing weights, '
-                 f'e.g. {missing[:3]}. Pass the config the model was trained with.')
-    model.eval()
-    set_random_seed(args.seed)
-    dataset = base_dataset(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
-    idx = list(range(min(args.num_images, len(dataset))))
-    images = heldout_batch(dataset, idx, args.views, model.data_preprocessor)
-    result = dict(
-        hssl_discrepancy(model, images),
-        checkpoint=args.checkpoint,
-        num_images=len(idx),
-        num_views=int(images.shape[0]))
+    try:
+        measures = checkpoint_discrepancy(cfg, state, args.num_images, args.views, args.seed)
+    except ValueError as e:
+        sys.exit(f'{args.checkpoint}: {e}')
+    result = dict(measures, checkpoint=args.checkpoint)
     print(f"distillation CE (teacher aux -> student base): "
           f"{'n/a' if result['ce'] is None else format(result['ce'], '.4f')}")
     print(f"1 - linear CKA (student base vs teacher aux):  {result['cka_distance']:.4f}")

@@ -37,8 +37,11 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import mmhssl  # noqa: F401  (registers modules)
 from mmhssl.evaluation import (ResultsStore, environment_info, features_from_config, fmt_mean_std,
-                               knn_accuracy, linear_probe, mean_std, pixel_features, write_json)
+                               knn_accuracy, linear_probe, mean_std, pixel_features, spearman,
+                               write_json)
+from mmhssl.search.measure import checkpoint_discrepancy
 from mmhssl.utils import command_line_tool, use_safe_checkpoint_loader
+from mmhssl.utils.checkpoint import load_checkpoint_file
 
 CONFIG_DIR = 'configs/benchmarks/fashion_mnist'
 TABLE_METHODS = {
@@ -60,6 +63,10 @@ METHODS = {**TABLE_METHODS, **CONTROLS}
 BASELINE, CONTROL = 'iBOT', 'HSSL-iBOT (MLP head)'
 EQUAL_COMPUTE, HOMOGENEOUS = CONTROLS
 KNN_K, KNN_T = 20, 0.07
+# The auxiliary-head ladder: each head's method, for the discrepancy-vs-accuracy ranking.
+HEADS = {'ConvNeXt': 'HSSL-iBOT', 'MLP': CONTROL, 'transformer': HOMOGENEOUS}
+# The discrepancy of a finished HSSL run: the first training images, two draws of their crops.
+DISCREPANCY_IMAGES, DISCREPANCY_VIEWS = 256, 2
 RANDOM, PIXELS = 'Random init', 'Raw pixels'
 
 
@@ -129,6 +136,11 @@ def parse_args(argv=None):
         help='re-run the linear probe of the finished runs over these learning rates (random '
         'init always, trained runs while their checkpoint is here); kept in OUT.json apart from '
         'the table and shown in OUT.md')
+    parser.add_argument(
+        '--discrepancy',
+        action='store_true',
+        help='measure the base/auxiliary discrepancy of the finished HSSL runs that lack it '
+        '(while their checkpoint is here); new runs measure it when they finish')
     parser.add_argument(
         '--publish',
         metavar='DIR',
@@ -339,6 +351,8 @@ def train(method: str, seed: int, args, deadline: float):
     curve = [[step / iters_per_epoch, top1] for step, top1 in online_curve(cfg.work_dir)]
     ckpt = osp.join(cfg.work_dir, f'epoch_{epochs}.pth')
     result = evaluate(**_features(cfg, ckpt), args=args)
+    if cfg.model.get('neck') is not None:
+        result['discrepancy'] = run_discrepancy(cfg, ckpt)
     result.update(
         train_minutes=sum(s['minutes'] for s in segments),
         sittings=len(segments),
@@ -394,6 +408,28 @@ def resweep(args) -> None:
             sweep['runs'][key] = dict(result, date=time.strftime('%Y-%m-%d'))
 
 
+def run_discrepancy(cfg: Config, checkpoint: str) -> dict:
+    """The base/auxiliary discrepancy (:func:`~mmhssl.search.hssl_discrepancy`) of a finished
+    HSSL run, on its config's first training images."""
+    state = load_checkpoint_file(checkpoint)['state_dict']
+    return checkpoint_discrepancy(cfg, state, DISCREPANCY_IMAGES, DISCREPANCY_VIEWS)
+
+
+def backfill_discrepancy(args) -> None:
+    """Measure the discrepancy of stored HSSL runs that lack it, while their checkpoint is here."""
+    for key, run in load_report(args)['runs'].items():
+        method, _, seed = key.partition('/')
+        if method not in HEADS.values() or 'discrepancy' in run:
+            continue
+        if not osp.isfile(run['checkpoint']):
+            print(f'{key}: its checkpoint {run["checkpoint"]} is not here; left out.')
+            continue
+        measures = run_discrepancy(build_cfg(method, int(seed), args), run['checkpoint'])
+        print(f'{key}: discrepancy {measures}')
+        with results(args).update() as stored:
+            stored['runs'][key]['discrepancy'] = measures
+
+
 @command_line_tool()
 def main(argv=None) -> dict:
     args = parse_args(argv)
@@ -406,8 +442,11 @@ def main(argv=None) -> dict:
         render(report, args.out)
         return report
     init_default_scope('mmpretrain')
-    if args.resweep:
-        resweep(args)
+    if args.resweep or args.discrepancy:
+        if args.resweep:
+            resweep(args)
+        if args.discrepancy:
+            backfill_discrepancy(args)
         report = load_report(args)
         render(report, args.out)
         return report
@@ -533,6 +572,7 @@ def summary_lines(report: dict) -> list:
                 lines.append(f'- {method} minus {ref}, {metric} top-1, paired by seed: ' +
                              ', '.join(f'{d:+.2f}' for d in diffs) +
                              (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None else '.'))
+    lines += ladder_lines(by)
     if PIXELS in by:
         px = by[PIXELS][0]
         lines.append(f'- Raw pixels: kNN {px["knn"]["top1"]:.2f}, linear '
@@ -549,6 +589,73 @@ def summary_lines(report: dict) -> list:
                      f'of the sweep for {len(edge)} of {len(report["runs"])} runs '
                      f'({", ".join(edge)}); {outcome}. kNN has no such choice.')
     return lines
+
+
+def ladder_lines(by: dict) -> list:
+    """The auxiliary-head ladder: does the ranking of heads by discrepancy (the distillation CE
+    of the finished runs) match their ranking by kNN and by linear probe?"""
+    heads = {h: by[m] for h, m in HEADS.items() if by.get(m)}
+    if not heads:
+        return []
+    lines, means = [], {}
+    for head, runs in heads.items():
+        ce = [r['discrepancy']['ce'] for r in runs if 'discrepancy' in r]
+        knn = [r['knn']['top1'] for r in runs]
+        linear = [r['linear']['top1'] for r in runs]
+        lines.append(f'- {head} head: discrepancy (CE) ' +
+                     (f'{fmt_mean_std(ce, 3)} over {len(ce)} run(s)' if ce else 'not measured') +
+                     f'; kNN {fmt_mean_std(knn)}, linear {fmt_mean_std(linear)} over {len(runs)} '
+                     'seed(s).')
+        if ce:
+            means[head] = (statistics.mean(ce), statistics.mean(knn), statistics.mean(linear))
+    if len(means) < len(HEADS):
+        lines.append(
+            f'- Heads ranked by discrepancy vs accuracy: needs the discrepancy of all '
+            f'{len(HEADS)} heads; measured for {len(means)} ({", ".join(means) or "none"}).')
+        return lines
+    order = sorted(means, key=lambda h: -means[h][0])
+    rho = [spearman([m[0] for m in means.values()], [m[i] for m in means.values()]) for i in (1, 2)]
+    lines.append(f'- Heads by discrepancy, largest first: {" > ".join(order)}; by kNN: '
+                 f'{" > ".join(sorted(means, key=lambda h: -means[h][1]))}; by linear: '
+                 f'{" > ".join(sorted(means, key=lambda h: -means[h][2]))}. Spearman over the '
+                 f'{len(means)} heads (per-head means): discrepancy vs kNN '
+                 f'{_fmt_rho(rho[0])}, vs linear {_fmt_rho(rho[1])}.')
+    return lines
+
+
+def _fmt_rho(rho) -> str:
+    return 'undefined (ties)' if rho is None else f'{rho:+.2f}'
+
+
+def search_lines(search: dict, by: dict) -> list:
+    """The label-free search's ranking beside the full runs' (by mean kNN), and its cost."""
+    family = {
+        'AuxConvNeXtHead': 'ConvNeXt',
+        'AuxMLPHead': 'MLP',
+        'AuxTransformerHead': 'transformer'
+    }
+    ranking = [family.get(search['candidates'][c]['neck']['type'], c) for c in search['ranking']]
+    full = {
+        h: statistics.mean(r['knn']['top1'] for r in by[m])
+        for h, m in HEADS.items() if by.get(m)
+    }
+    minutes = search['train_seconds'] / 60
+    per_run = [r['train_minutes'] for r in by.get('HSSL-iBOT', []) if 'train_minutes' in r]
+    cost = f'{minutes:.1f} min of training'
+    if per_run:
+        cost += f' ({minutes / statistics.mean(per_run):.0%} of one HSSL-iBOT run\'s ' \
+                f'{statistics.mean(per_run):.0f} min)'
+    return [
+        '## Auxiliary-head search (generated)', '',
+        f'Command: `{search["command"]}`; {search["iters"]} iterations of the config\'s schedule, '
+        f'batch {search["batch_size"]}, {search["heldout_images"]} held-out images; '
+        f'{cost}. Rule: {search["rule"]}.', '', f'- The search\'s ranking: {" > ".join(ranking)}.',
+        '- The full runs\' ranking by mean kNN: ' +
+        (' > '.join(f'{h} ({full[h]:.2f})'
+                    for h in sorted(full, key=lambda h: -full[h])) if full else 'no runs yet') +
+        (f' (heads without runs yet: {", ".join(h for h in HEADS if h not in full)})' if len(full)
+         < len(HEADS) else '') + '.', '', f'![search]({osp.basename(search["plot"])})', ''
+    ]
 
 
 def render(report: dict, out: str) -> None:
@@ -603,6 +710,11 @@ def write_markdown(report: dict, path: str) -> None:
         '', '![online kNN](' + osp.basename(path)[:-3] + '.png)', '',
         'Online kNN: the teacher on the online subsets, after every epoch.', ''
     ]
+    search_file = path[:-3] + '_search.json'
+    if osp.isfile(search_file):
+        with open(search_file) as f:
+            search = dict(json.load(f), plot=path[:-3] + '_search.png')
+        lines += search_lines(search, by)
     sweep = report.get('linear_sweep')
     if sweep and sweep['runs']:
         lines += [

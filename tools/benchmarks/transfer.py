@@ -425,6 +425,14 @@ def write_markdown(report: dict, path: str) -> None:
         f'`{osp.basename(path)[:-3]}.json`. Minutes: training wall-clock, one thread, on a shared '
         'machine.', '', '## Checks (generated)', ''
     ] + summary_lines(report) + ['']
+    probe = path[:-3] + '_probe.md'
+    if osp.isfile(probe):
+        lines += [
+            'Why the scene tasks show what they show: '
+            f'[{osp.basename(probe)}]({osp.basename(probe)}) '
+            '(`tools/benchmarks/transfer_probe.py`: item features of each init alone and on the '
+            'scenes\' canvas, and UperNet on a frozen backbone).', ''
+        ]
     figure = path[:-3] + '.png'
     if osp.isfile(figure):
         lines += [

@@ -12,6 +12,7 @@ Example::
 """
 import argparse
 import os.path as osp
+import shlex
 import sys
 from typing import List, Optional
 
@@ -43,6 +44,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=None, help='override the training image folder')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
     return parser.parse_args(argv)
+
+
+def _quote(arg: str) -> str:
+    """Shell quoting that keeps a dict literal readable (in double quotes when it can)."""
+    if not set(arg) & set(' \'"$`\\!*?[]{}()<>|&;#~'):
+        return arg
+    return f'"{arg}"' if not set(arg) & set('"$`\\!') else shlex.quote(arg)
 
 
 @command_line_tool()
@@ -80,8 +88,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     out = to_json(result)
     out.update(
         config=args.config,
-        command=' '.join(['python', 'tools/search_aux_head.py'] +
-                         list(argv if argv is not None else sys.argv[1:])),
+        command=' '.join(
+            _quote(a) for a in ['python', 'tools/search_aux_head.py'] +
+            list(argv if argv is not None else sys.argv[1:])),
         environment=environment_info())
     write_json(osp.join(work_dir, 'aux_search.json'), out)
     plot_history(result, osp.join(work_dir, 'aux_search.png'))

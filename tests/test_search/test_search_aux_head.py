@@ -1,5 +1,6 @@
 import json
 import os.path as osp
+import shlex
 
 import pytest
 import torch
@@ -90,15 +91,18 @@ def test_tool_writes_json_png_and_snippet(tmp_path, photos_dir, capsys):
     cfg_path = osp.join(tmp_path, 'tiny.py')
     cfg.dump(cfg_path)
     out = osp.join(tmp_path, 'search')
-    main([
+    argv = [
         cfg_path, '--candidates', 'convnext-d1-k3', 'mlp-d2', BAD, '--iters', '1', '--heldout', '3',
         '--work-dir', out
-    ])
+    ]
+    main(argv)
     text = capsys.readouterr().out
     assert 'skipped' in text and 'Winner:' in text
     with open(osp.join(out, 'aux_search.json')) as f:
         res = json.load(f)
     assert res['winner'] == res['ranking'][0] and len(res['ranking']) == 2
+    # The stored command runs the same search when pasted into a shell.
+    assert shlex.split(res['command']) == ['python', 'tools/search_aux_head.py'] + argv
     assert res['snippet'].startswith('neck=dict(') and res['snippet'] in text
     with open(osp.join(out, 'aux_search.png'), 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'

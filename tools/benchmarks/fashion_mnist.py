@@ -647,7 +647,9 @@ def search_lines(search: dict, by: dict) -> list:
                 f'{statistics.mean(per_run):.0f} min)'
     return [
         '## Auxiliary-head search (generated)', '',
-        f'Command: `{search["command"]}`; {search["iters"]} iterations of the config\'s schedule, '
+        f'Command: `{search["command"]}`, measured {search["environment"]["date"]} on '
+        f'{search["environment"]["device"]} (shared). {search["iters"]} iterations of the '
+        'config\'s schedule, '
         f'batch {search["batch_size"]}, {search["heldout_images"]} held-out images; '
         f'{cost}. Rule: {search["rule"]}.', '', f'- The search\'s ranking: {" > ".join(ranking)}.',
         '- The full runs\' ranking by mean kNN: ' +

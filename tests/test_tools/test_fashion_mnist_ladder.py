@@ -1,6 +1,7 @@
 """The Fashion-MNIST benchmark's head ladder: a finished HSSL run stores its base/auxiliary
 discrepancy (a stored run gets it back from its checkpoint), and the ladder ranks heads by it."""
 import json
+import os.path as osp
 
 import pytest
 from fashion_mnist_utils import fmnist_root
@@ -34,6 +35,28 @@ def test_a_finished_hssl_run_stores_its_discrepancy(tmp_path):
     again = main(argv + ['--discrepancy'])['runs']['HSSL-iBOT (MLP head)/0']['discrepancy']
     for key in ('ce', 'cka_distance', 'cka_distance_student'):
         assert again[key] == pytest.approx(measured[key], rel=1e-5)
+
+    # A run whose checkpoint is gone gets it from a re-run of the same seed, kept apart from
+    # the run; on one thread the re-run retraces the run exactly.
+    with open(out + '.json') as f:
+        stored = json.load(f)
+    run = stored['runs']['HSSL-iBOT (MLP head)/0']
+    del run['discrepancy']
+    run['checkpoint'] = str(tmp_path / 'gone.pth')
+    with open(out + '.json', 'w') as f:
+        json.dump(stored, f)
+    with pytest.raises(SystemExit, match='not a stored pretraining run'):
+        main(argv + ['--reproduce', 'Random init/0'])
+    run = main(argv + ['--reproduce', 'HSSL-iBOT (MLP head)/0'])['runs']['HSSL-iBOT (MLP head)/0']
+    assert 'discrepancy' not in run and run['knn'] == mlp['knn']
+    rerun = run['reproduction']
+    assert osp.dirname(osp.dirname(rerun['checkpoint'])) == str(tmp_path / 'work' / 'reproduce')
+    assert rerun['knn']['top1'] == mlp['knn']['top1']
+    assert rerun['linear']['top1'] == mlp['linear']['top1']
+    assert rerun['discrepancy']['ce'] == pytest.approx(measured['ce'], rel=1e-5)
+    md = open(out + '.md').read()
+    assert '(1 of them on the re-run of the same seed)' in md
+    assert 'HSSL-iBOT (MLP head)/0 trained again from scratch' in md
 
 
 def _runs(method, ce, knn, linear):

@@ -27,6 +27,7 @@ import os
 import os.path as osp
 import statistics
 import time
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -141,6 +142,13 @@ def parse_args(argv=None):
         action='store_true',
         help='measure the base/auxiliary discrepancy of the finished HSSL runs that lack it '
         '(while their checkpoint is here); new runs measure it when they finish')
+    parser.add_argument(
+        '--reproduce',
+        nargs='+',
+        metavar='RUN',
+        help='train these stored runs again from scratch (same config and seed, in '
+        'WORK_DIR/reproduce; resumable) and store the re-run beside the run: its kNN, linear '
+        'probe and, for HSSL runs, the discrepancy a run stored before that measure lacks')
     parser.add_argument(
         '--publish',
         metavar='DIR',
@@ -415,6 +423,45 @@ def run_discrepancy(cfg: Config, checkpoint: str) -> dict:
     return checkpoint_discrepancy(cfg, state, DISCREPANCY_IMAGES, DISCREPANCY_VIEWS)
 
 
+def reproduce(args, deadline: float) -> None:
+    """Train stored runs again from scratch and keep each re-run under its run's
+    ``reproduction``: a check that the table's numbers come back, and the way to measure what a
+    run lost with its checkpoint (the discrepancy)."""
+    again = argparse.Namespace(**{**vars(args), 'work_dir': osp.join(args.work_dir, 'reproduce')})
+    for key in args.reproduce:
+        run = load_report(args)['runs'].get(key)
+        if run is None or run['method'] in (PIXELS, RANDOM):
+            raise SystemExit(f'--reproduce {key!r}: not a stored pretraining run; stored: '
+                             f'{", ".join(k for k in load_report(args)["runs"])}.')
+        if 'reproduction' in run:
+            continue
+        result = train(run['method'], run['seed'], again, deadline)
+        if result is None:
+            print(f'Time limit reached inside the re-run of {key}; the next call resumes it.')
+            return
+        keep = ('knn', 'linear', 'discrepancy', 'train_minutes', 'sittings', 'checkpoint')
+        rerun = {k: result[k] for k in keep if k in result}
+        rerun.update(date=time.strftime('%Y-%m-%d'), environment=environment_info())
+        with results(args).update() as stored:
+            stored['runs'][key]['reproduction'] = rerun
+
+
+def reproduction_lines(report: dict) -> list:
+    lines = []
+    for key, run in report['runs'].items():
+        again = run.get('reproduction')
+        if again:
+            lines.append(f'- {key} trained again from scratch (same config and seed): kNN '
+                         f'{again["knn"]["top1"]:.2f} (table: {run["knn"]["top1"]:.2f}), linear '
+                         f'{again["linear"]["top1"]:.2f} (table: {run["linear"]["top1"]:.2f}).')
+    return lines
+
+
+def discrepancy_of(run: dict) -> Optional[dict]:
+    """The run's discrepancy, or that of its re-run when the run itself was not measured."""
+    return run.get('discrepancy') or run.get('reproduction', {}).get('discrepancy')
+
+
 def backfill_discrepancy(args) -> None:
     """Measure the discrepancy of stored HSSL runs that lack it, while their checkpoint is here."""
     for key, run in load_report(args)['runs'].items():
@@ -442,7 +489,10 @@ def main(argv=None) -> dict:
         render(report, args.out)
         return report
     init_default_scope('mmpretrain')
-    if args.resweep or args.discrepancy:
+    deadline = time.time() + 60 * args.time_limit if args.time_limit is not None else float('inf')
+    if args.resweep or args.discrepancy or args.reproduce:
+        if args.reproduce:
+            reproduce(args, deadline)
         if args.resweep:
             resweep(args)
         if args.discrepancy:
@@ -450,7 +500,6 @@ def main(argv=None) -> dict:
         report = load_report(args)
         render(report, args.out)
         return report
-    deadline = time.time() + 60 * args.time_limit if args.time_limit is not None else float('inf')
     report = load_report(args)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     trained = False  # every call makes progress: at least one epoch of training
@@ -572,7 +621,7 @@ def summary_lines(report: dict) -> list:
                 lines.append(f'- {method} minus {ref}, {metric} top-1, paired by seed: ' +
                              ', '.join(f'{d:+.2f}' for d in diffs) +
                              (f' (mean {mean:+.2f} ± {std:.2f}).' if std is not None else '.'))
-    lines += ladder_lines(by)
+    lines += ladder_lines(by) + reproduction_lines(report)
     if PIXELS in by:
         px = by[PIXELS][0]
         lines.append(f'- Raw pixels: kNN {px["knn"]["top1"]:.2f}, linear '
@@ -599,11 +648,13 @@ def ladder_lines(by: dict) -> list:
         return []
     lines, means = [], {}
     for head, runs in heads.items():
-        ce = [r['discrepancy']['ce'] for r in runs if 'discrepancy' in r]
+        ce = [discrepancy_of(r)['ce'] for r in runs if discrepancy_of(r)]
+        rerun = sum('discrepancy' not in r for r in runs if discrepancy_of(r))
         knn = [r['knn']['top1'] for r in runs]
         linear = [r['linear']['top1'] for r in runs]
         lines.append(f'- {head} head: discrepancy (CE) ' +
                      (f'{fmt_mean_std(ce, 3)} over {len(ce)} run(s)' if ce else 'not measured') +
+                     (f' ({rerun} of them on the re-run of the same seed)' if rerun else '') +
                      f'; kNN {fmt_mean_std(knn)}, linear {fmt_mean_std(linear)} over {len(runs)} '
                      'seed(s).')
         if ce:

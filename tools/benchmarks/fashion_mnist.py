@@ -15,7 +15,10 @@ rather than mixed into the same table. Writes ``OUT.json``, ``OUT.md`` (table, c
 date, machine, versions) and ``OUT.png`` (online kNN over training).
 
 ``--resweep LR ...`` re-runs the linear probes of the finished runs over other learning rates, to
-check that the table's sweep was wide enough; ``--publish DIR`` exports the zoo weights.
+check that the table's sweep was wide enough; ``--discrepancy`` measures the base/auxiliary
+discrepancy of stored HSSL runs whose checkpoint is still here; ``--reproduce RUN ...`` trains
+stored runs again from scratch, and keeps each re-run (and its discrepancy) beside its run;
+``--publish DIR`` exports the zoo weights.
 """
 import argparse
 import copy

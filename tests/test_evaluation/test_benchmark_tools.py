@@ -189,3 +189,37 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
     report['linear_sweep'] = {'lrs': [1.0, 10.0], 'runs': {'Random init/1': {'top1': 61.5}}}
     text = '\n'.join(bench.summary_lines(report))
     assert 'Random init/1); the wider sweep below moves 1 of them by +0.50 to +0.50 points' in text
+
+
+@pytest.mark.slow
+def test_fashion_mnist_benchmark_counts_the_minutes_of_a_killed_sitting(tmp_path):
+    """A sitting killed mid-run keeps the minutes of the epochs its checkpoint holds."""
+    import signal
+    import subprocess
+    import time
+    fmnist_root()
+    import fashion_mnist as bench
+    argv = _bench_args(tmp_path, '--only', 'iBOT/0')
+    argv[argv.index('--epochs') + 1] = '3'
+    argv[argv.index('--num-per-class') + 1] = '30'  # 30 iterations per epoch: time to kill
+    segments = tmp_path / 'work' / 'ibot_seed0' / 'segments.json'
+    proc = subprocess.Popen([sys.executable, osp.join(ROOT, 'tools', 'benchmarks',
+                                                      'fashion_mnist.py'), *argv],
+                            cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and not segments.is_file():
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed = json.loads(segments.read_text())
+    assert len(killed) == 1 and 1 <= killed[0]['end_epoch'] < 3 and killed[0]['minutes'] > 0
+    run = bench.main(argv)['runs']['iBOT/0']
+    sittings = json.loads(segments.read_text())
+    assert sittings[0] == killed[0] and [s['end_epoch'] for s in sittings] == [
+        killed[0]['end_epoch'], 3
+    ]
+    assert run['sittings'] == 2
+    assert run['train_minutes'] == pytest.approx(sum(s['minutes'] for s in sittings))

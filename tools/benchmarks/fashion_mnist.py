@@ -316,15 +316,27 @@ def _features(cfg, checkpoint):
     return dict(train=feats['train'], test=feats['test'])
 
 
-class _TimeLimit(Hook):
-    """Ends training after the epoch that passes the sitting's deadline (the checkpoint stays)."""
+class _Sitting(Hook):
+    """Records the sitting's training minutes after every epoch, so that a killed sitting still
+    counts the epochs its checkpoint holds, and ends training after the epoch that passes the
+    sitting's deadline (the checkpoint stays).
 
-    priority = 'LOWEST'
+    Args:
+        deadline (float): ``time.time()`` after which no new epoch starts.
+        segments_file (str): JSON list of the run's sittings, ``{minutes, end_epoch}`` each.
+    """
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
+    priority = 'LOWEST'  # after the checkpoint hook has saved the epoch
+
+    def __init__(self, deadline: float, segments_file: str) -> None:
+        self.deadline, self.segments_file = deadline, segments_file
+        self.earlier = (json.load(open(segments_file)) if osp.isfile(segments_file) else [])
+        self.start = time.time()
 
     def after_train_epoch(self, runner) -> None:
+        # mmengine advances runner.epoch after this hook: the finished epoch is runner.epoch + 1.
+        sitting = dict(minutes=(time.time() - self.start) / 60, end_epoch=runner.epoch + 1)
+        write_json(self.segments_file, self.earlier + [sitting])
         if time.time() > self.deadline:
             runner.train_loop.stop_training = True
 
@@ -349,13 +361,10 @@ def train(method: str, seed: int, args, deadline: float):
     epochs = epochs_of(method, args)
     print(f'\n=== {method}, seed {seed}: {epochs} epochs in {cfg.work_dir}', flush=True)
     runner = Runner.from_cfg(copy.deepcopy(cfg))
-    runner.register_hook(_TimeLimit(deadline))
-    start = time.time()
-    runner.train()
     segments_file = osp.join(cfg.work_dir, 'segments.json')
-    segments = json.load(open(segments_file)) if osp.isfile(segments_file) else []
-    segments.append(dict(minutes=(time.time() - start) / 60, end_epoch=runner.epoch))
-    write_json(segments_file, segments)
+    runner.register_hook(_Sitting(deadline, segments_file))
+    runner.train()
+    segments = json.load(open(segments_file))
     if runner.epoch < epochs:
         return None
     iters_per_epoch = len(runner.train_dataloader)

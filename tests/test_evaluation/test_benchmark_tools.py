@@ -203,8 +203,8 @@ def test_fashion_mnist_benchmark_counts_the_minutes_of_a_killed_sitting(tmp_path
     argv[argv.index('--epochs') + 1] = '3'
     argv[argv.index('--num-per-class') + 1] = '30'  # 30 iterations per epoch: time to kill
     segments = tmp_path / 'work' / 'ibot_seed0' / 'segments.json'
-    proc = subprocess.Popen([sys.executable, osp.join(ROOT, 'tools', 'benchmarks',
-                                                      'fashion_mnist.py'), *argv],
+    tool = osp.join(ROOT, 'tools', 'benchmarks', 'fashion_mnist.py')
+    proc = subprocess.Popen([sys.executable, tool, *argv],
                             cwd=ROOT,
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -218,8 +218,7 @@ def test_fashion_mnist_benchmark_counts_the_minutes_of_a_killed_sitting(tmp_path
     assert len(killed) == 1 and 1 <= killed[0]['end_epoch'] < 3 and killed[0]['minutes'] > 0
     run = bench.main(argv)['runs']['iBOT/0']
     sittings = json.loads(segments.read_text())
-    assert sittings[0] == killed[0] and [s['end_epoch'] for s in sittings] == [
-        killed[0]['end_epoch'], 3
-    ]
+    assert sittings[0] == killed[0]
+    assert [s['end_epoch'] for s in sittings] == [killed[0]['end_epoch'], 3]
     assert run['sittings'] == 2
     assert run['train_minutes'] == pytest.approx(sum(s['minutes'] for s in sittings))

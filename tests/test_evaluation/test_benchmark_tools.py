@@ -1,7 +1,10 @@
 import json
 import os
 import os.path as osp
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -194,9 +197,6 @@ def test_fashion_mnist_checks_pair_runs_by_seed():
 @pytest.mark.slow
 def test_fashion_mnist_benchmark_counts_the_minutes_of_a_killed_sitting(tmp_path):
     """A sitting killed mid-run keeps the minutes of the epochs its checkpoint holds."""
-    import signal
-    import subprocess
-    import time
     fmnist_root()
     import fashion_mnist as bench
     argv = _bench_args(tmp_path, '--only', 'iBOT/0')

@@ -330,13 +330,16 @@ class _Sitting(Hook):
 
     def __init__(self, deadline: float, segments_file: str) -> None:
         self.deadline, self.segments_file = deadline, segments_file
-        self.earlier = (json.load(open(segments_file)) if osp.isfile(segments_file) else [])
+        self.earlier = json.load(open(segments_file)) if osp.isfile(segments_file) else []
+        self.sittings = self.earlier  # the run's sittings, this one once it has an epoch
         self.start = time.time()
 
     def after_train_epoch(self, runner) -> None:
         # mmengine advances runner.epoch after this hook: the finished epoch is runner.epoch + 1.
-        sitting = dict(minutes=(time.time() - self.start) / 60, end_epoch=runner.epoch + 1)
-        write_json(self.segments_file, self.earlier + [sitting])
+        self.sittings = self.earlier + [
+            dict(minutes=(time.time() - self.start) / 60, end_epoch=runner.epoch + 1)
+        ]
+        write_json(self.segments_file, self.sittings)
         if time.time() > self.deadline:
             runner.train_loop.stop_training = True
 
@@ -361,10 +364,10 @@ def train(method: str, seed: int, args, deadline: float):
     epochs = epochs_of(method, args)
     print(f'\n=== {method}, seed {seed}: {epochs} epochs in {cfg.work_dir}', flush=True)
     runner = Runner.from_cfg(copy.deepcopy(cfg))
-    segments_file = osp.join(cfg.work_dir, 'segments.json')
-    runner.register_hook(_Sitting(deadline, segments_file))
+    sitting = _Sitting(deadline, osp.join(cfg.work_dir, 'segments.json'))
+    runner.register_hook(sitting)
     runner.train()
-    segments = json.load(open(segments_file))
+    segments = sitting.sittings
     if runner.epoch < epochs:
         return None
     iters_per_epoch = len(runner.train_dataloader)

@@ -45,7 +45,7 @@ def test_a_finished_hssl_run_stores_its_discrepancy(tmp_path):
     run['checkpoint'] = str(tmp_path / 'gone.pth')
     with open(out + '.json', 'w') as f:
         json.dump(stored, f)
-    with pytest.raises(SystemExit, match='not a stored pretraining run'):
+    with pytest.raises(SystemExit, match=r'not a stored pretraining run; stored: .*MLP head\)/0'):
         main(argv + ['--reproduce', 'Random init/0'])
     run = main(argv + ['--reproduce', 'HSSL-iBOT (MLP head)/0'])['runs']['HSSL-iBOT (MLP head)/0']
     assert 'discrepancy' not in run and run['knn'] == mlp['knn']

@@ -444,10 +444,11 @@ def reproduce(args, deadline: float) -> None:
     run lost with its checkpoint (the discrepancy)."""
     again = argparse.Namespace(**{**vars(args), 'work_dir': osp.join(args.work_dir, 'reproduce')})
     for key in args.reproduce:
-        run = load_report(args)['runs'].get(key)
+        stored_runs = load_report(args)['runs']
+        run = stored_runs.get(key)
         if run is None or run['method'] in (PIXELS, RANDOM):
             raise SystemExit(f'--reproduce {key!r}: not a stored pretraining run; stored: '
-                             f'{", ".join(k for k in load_report(args)["runs"])}.')
+                             f'{", ".join(stored_runs)}.')
         if 'reproduction' in run:
             continue
         result = train(run['method'], run['seed'], again, deadline)
@@ -663,8 +664,9 @@ def ladder_lines(by: dict) -> list:
         return []
     lines, means = [], {}
     for head, runs in heads.items():
-        ce = [discrepancy_of(r)['ce'] for r in runs if discrepancy_of(r)]
-        rerun = sum('discrepancy' not in r for r in runs if discrepancy_of(r))
+        measured = [(r, discrepancy_of(r)) for r in runs]
+        ce = [d['ce'] for _, d in measured if d]
+        rerun = sum('discrepancy' not in r for r, d in measured if d)
         knn = [r['knn']['top1'] for r in runs]
         linear = [r['linear']['top1'] for r in runs]
         lines.append(f'- {head} head: discrepancy (CE) ' +
